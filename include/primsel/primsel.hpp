@@ -1,0 +1,14 @@
+// primsel: binds every layer of a CNN to its fastest primitive on the device it runs on.
+// The umbrella header: include this one.
+#pragma once
+
+#include "primsel/version.hpp"
+
+#include "primsel/core/error.hpp"
+#include "primsel/core/format.hpp"
+#include "primsel/core/shape.hpp"
+#include "primsel/core/tensor.hpp"
+
+#include "primsel/graph/graph.hpp"
+#include "primsel/graph/op.hpp"
+#include "primsel/graph/shape_inference.hpp"
