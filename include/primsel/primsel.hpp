@@ -9,6 +9,9 @@
 #include "primsel/core/shape.hpp"
 #include "primsel/core/tensor.hpp"
 
+#include "primsel/graph/conv_desc.hpp"
 #include "primsel/graph/graph.hpp"
 #include "primsel/graph/op.hpp"
 #include "primsel/graph/shape_inference.hpp"
+
+#include "primsel/search/problem.hpp"
