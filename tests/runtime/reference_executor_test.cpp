@@ -62,7 +62,7 @@ TEST_CASE("bad calls to the executor name what is wrong") {
     CHECK_THAT(out.error().what(), Catch::Contains("input 'x' must be 1x1x2x2, got 1x1x3x2"));
   }
   SECTION("input count") {
-    auto out = run_reference(g, {});
+    auto out = run_reference(g, std::span<const Tensor>{});
     CHECK_THAT(out.error().what(), Catch::Contains("takes 1 input(s), got 0"));
   }
   SECTION("input format") {

@@ -86,4 +86,9 @@ inline Expected<std::vector<Tensor>> run_reference(const Graph& g, std::span<con
   return results;
 }
 
+/// Single-input convenience: `run_reference(graph, image)`.
+inline Expected<std::vector<Tensor>> run_reference(const Graph& g, const Tensor& input, const NodeObserver& observe = {}) {
+  return run_reference(g, std::span<const Tensor>(&input, 1), observe);
+}
+
 }  // namespace primsel
