@@ -4,14 +4,25 @@
 
 #include "primsel/version.hpp"
 
+#include "primsel/core/denormals.hpp"
 #include "primsel/core/error.hpp"
 #include "primsel/core/format.hpp"
+#include "primsel/core/layout_convert.hpp"
+#include "primsel/core/random.hpp"
 #include "primsel/core/shape.hpp"
 #include "primsel/core/tensor.hpp"
 
+#include "primsel/graph/builder.hpp"
 #include "primsel/graph/conv_desc.hpp"
 #include "primsel/graph/graph.hpp"
+#include "primsel/graph/model_stats.hpp"
 #include "primsel/graph/op.hpp"
 #include "primsel/graph/shape_inference.hpp"
 
+#include "primsel/primitives/reference.hpp"
+
 #include "primsel/search/problem.hpp"
+
+#include "primsel/runtime/reference_executor.hpp"
+
+#include "primsel/zoo/zoo.hpp"
