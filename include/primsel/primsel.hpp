@@ -16,6 +16,7 @@
 #include "primsel/graph/conv_desc.hpp"
 #include "primsel/graph/graph.hpp"
 #include "primsel/graph/model_stats.hpp"
+#include "primsel/graph/passes.hpp"
 #include "primsel/graph/op.hpp"
 #include "primsel/graph/shape_inference.hpp"
 

@@ -100,6 +100,12 @@ class Graph {
     finalized_ = false;
   }
   void mark_output(ValueId v) { outputs_.push_back(v); }
+  /// Exchanges the names of two values (passes use it to keep graph output names stable).
+  void swap_names(ValueId a, ValueId b) {
+    std::swap(value(a).name, value(b).name);
+    by_name_[value(a).name] = a;
+    by_name_[value(b).name] = b;
+  }
 
   // ---- reading ----
   const std::vector<Node>& nodes() const noexcept { return nodes_; }
