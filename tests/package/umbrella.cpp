@@ -1,9 +1,12 @@
-// Compiled (not run) for other targets and flag sets: the umbrella header must build everywhere primsel goes.
+// Compiled (not run) for other targets and flag sets — aarch64, and -fno-exceptions -fno-rtti as firmware
+// builds use: the umbrella header and the paths a zoo example takes (build, optimize, run) must compile there.
 #include <primsel/primsel.hpp>
 
 int primsel_umbrella_check() {
-  primsel::Graph g("check");
-  g.mark_output(g.add_input("x", {1, 2}));
-  const primsel::Status s = primsel::finalize(g);
-  return s.ok() ? 0 : 1;
+  primsel::Expected<primsel::Graph> g = primsel::zoo::build("lenet5");
+  if (!g) return 1;
+  if (!primsel::optimize(*g)) return 2;
+  const primsel::Tensor input = primsel::zoo::random_input(g->value(g->inputs()[0]).shape, 1);
+  auto out = primsel::run_reference(*g, input);
+  return out.ok() ? 0 : 3;
 }
