@@ -11,6 +11,7 @@
 #include "primsel/core/random.hpp"
 #include "primsel/core/shape.hpp"
 #include "primsel/core/tensor.hpp"
+#include "primsel/core/thread_pool.hpp"
 
 #include "primsel/graph/builder.hpp"
 #include "primsel/graph/conv_desc.hpp"
@@ -20,6 +21,7 @@
 #include "primsel/graph/op.hpp"
 #include "primsel/graph/shape_inference.hpp"
 
+#include "primsel/primitives/concept.hpp"
 #include "primsel/primitives/reference.hpp"
 
 #include "primsel/search/problem.hpp"
