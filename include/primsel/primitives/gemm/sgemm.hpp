@@ -1,0 +1,219 @@
+// Packed, cache-blocked single-precision GEMM (Goto & van de Geijn's algorithm as BLIS structures it):
+// C[M x N] = epilogue(A[M x K] * B[K x N]). A is packed once into MR-row panels (conv weights: at plan time),
+// B into NR-column panels per KC x NC block; an MR x NR register-tiled micro-kernel does the work. KC keeps a B
+// micro-panel in L1, MC an A block in L2, NC a B block in L3. Threads split N (or M when N is small).
+// Written here rather than taken from a BLAS so the library stays header-only, packs weights once, fuses the
+// bias/activation epilogue and uses primsel's own thread pool.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <span>
+
+#include "primsel/core/error.hpp"
+#include "primsel/core/simd.hpp"
+#include "primsel/core/tensor.hpp"
+#include "primsel/core/thread_pool.hpp"
+#include "primsel/primitives/kernels/f32_gemm_ukernel.hpp"
+
+namespace primsel::gemm {
+
+using kernels::BiasAxis;
+using kernels::GemmEpilogue;
+
+/// Register tile: MR rows x NV vectors. 6 x 2 vectors suits 16-register ISAs (AVX2) and leaves room on
+/// 32-register ones; the scalar build uses 4 x 4.
+inline constexpr int MR = PRIMSEL_HAS_SIMD ? 6 : 4;
+inline constexpr int NV = PRIMSEL_HAS_SIMD ? 2 : 4;
+inline constexpr std::int64_t NR = NV * static_cast<std::int64_t>(simd::width);
+
+/// Cache blocking (in elements): sized for 32 KiB L1d / 512 KiB L2 per core, conservative elsewhere.
+struct Blocking {
+  std::int64_t mc = 120;   // multiple of MR: A block mc x kc = 120 KiB
+  std::int64_t kc = 256;   // B micro-panel kc x NR = 16 KiB (AVX2)
+  std::int64_t nc = 1024;  // multiple of NR: B block kc x nc = 1 MiB
+};
+inline constexpr Blocking blocking{};
+
+constexpr std::int64_t round_up(std::int64_t x, std::int64_t m) noexcept { return (x + m - 1) / m * m; }
+
+/// Matrix operand description: element (i, j) is data[trans ? j * ld + i : i * ld + j].
+struct MatrixRef {
+  const float* data = nullptr;
+  std::int64_t ld = 0;
+  bool trans = false;
+  float at(std::int64_t i, std::int64_t j) const noexcept { return trans ? data[j * ld + i] : data[i * ld + j]; }
+};
+
+/// Floats needed to hold A packed: ceil(M / MR) * MR rows by K.
+constexpr std::int64_t packed_a_floats(std::int64_t m, std::int64_t k) noexcept { return round_up(m, MR) * k; }
+
+/// Packs A [m x k] into MR-row panels per KC block: block starting at k0 holds panels of kc x MR floats each, at
+/// offset k0 * round_up(m, MR) + panel * kc * MR. Rows past m are zero.
+inline void pack_a(MatrixRef a, std::int64_t m, std::int64_t k, float* dst) noexcept {
+  const std::int64_t mp = round_up(m, MR);
+  for (std::int64_t k0 = 0; k0 < k; k0 += blocking.kc) {
+    const std::int64_t kc = std::min(blocking.kc, k - k0);
+    float* block = dst + k0 * mp;
+    for (std::int64_t i0 = 0; i0 < mp; i0 += MR) {
+      float* panel = block + (i0 / MR) * kc * MR;
+      for (std::int64_t kk = 0; kk < kc; ++kk)
+        for (std::int64_t ii = 0; ii < MR; ++ii)
+          panel[kk * MR + ii] = i0 + ii < m ? a.at(i0 + ii, k0 + kk) : 0.0f;
+    }
+  }
+}
+
+/// A packed once and reused across calls (conv weights): owns its aligned buffer.
+class PackedA {
+ public:
+  PackedA() = default;
+  static Expected<PackedA> pack(MatrixRef a, std::int64_t m, std::int64_t k) {
+    PackedA p;
+    p.m_ = m, p.k_ = k;
+    PRIMSEL_ASSIGN_OR_RETURN(p.buffer_, Tensor::create(Shape{std::max<std::int64_t>(packed_a_floats(m, k), 1)}));
+    pack_a(a, m, k, p.buffer_.data<float>());
+    return p;
+  }
+  const float* data() const noexcept { return buffer_.data<float>(); }
+  std::int64_t m() const noexcept { return m_; }
+  std::int64_t k() const noexcept { return k_; }
+  std::size_t size_bytes() const noexcept { return buffer_.size_bytes(); }
+
+ private:
+  Tensor buffer_;
+  std::int64_t m_ = 0, k_ = 0;
+};
+
+/// Scratch bytes sgemm_packed needs for `threads` threads (one B block each), cache-line aligned.
+constexpr std::size_t packed_workspace_bytes(int threads) noexcept {
+  return static_cast<std::size_t>(threads) *
+         static_cast<std::size_t>(round_up(blocking.kc * blocking.nc * 4, static_cast<std::int64_t>(tensor_alignment)));
+}
+
+namespace detail {
+
+inline void pack_b(MatrixRef b, std::int64_t k0, std::int64_t kc, std::int64_t j0, std::int64_t nc, float* dst) noexcept {
+  for (std::int64_t jr = 0; jr < nc; jr += NR) {
+    float* panel = dst + jr * kc;
+    const std::int64_t cols = std::min(NR, nc - jr);
+    for (std::int64_t kk = 0; kk < kc; ++kk) {
+      float* row = panel + kk * NR;
+      if (!b.trans && cols == NR) {
+        std::memcpy(row, b.data + (k0 + kk) * b.ld + j0 + jr, NR * sizeof(float));
+      } else {
+        for (std::int64_t jj = 0; jj < NR; ++jj) row[jj] = jj < cols ? b.at(k0 + kk, j0 + jr + jj) : 0.0f;
+      }
+    }
+  }
+}
+
+/// One MR x NR tile, full or clipped to rows x cols.
+inline void tile(std::int64_t kc, const float* ap, const float* bp, float* c, std::int64_t ldc, std::int64_t rows,
+                 std::int64_t cols, const GemmEpilogue& e, const kernels::TileStep& step) noexcept {
+  if (rows == MR && cols == NR) {
+    kernels::f32_gemm_ukernel<MR, NV>(kc, ap, bp, c, ldc, e, step);
+    return;
+  }
+  // Edge: run the full kernel on a local tile without bias/clamp, then finish the valid part in scalar code.
+  alignas(64) float local[MR * NR] = {};
+  for (std::int64_t i = 0; i < rows; ++i)
+    for (std::int64_t j = 0; j < cols; ++j) local[i * NR + j] = c[i * ldc + j];
+  GemmEpilogue plain = e;
+  plain.axis = BiasAxis::none;
+  plain.activation = Activation::none();
+  kernels::f32_gemm_ukernel<MR, NV>(kc, ap, bp, local, NR, plain, step);
+  for (std::int64_t i = 0; i < rows; ++i)
+    for (std::int64_t j = 0; j < cols; ++j) {
+      float v = local[i * NR + j];
+      if (step.last && e.axis == BiasAxis::rows) v += e.bias[step.row + i];
+      if (step.last && e.axis == BiasAxis::columns) v += e.bias[step.col + j];
+      if (step.last) v = e.activation.apply(v);
+      c[i * ldc + j] = v;
+    }
+}
+
+/// Rows [m0, m1) and columns [n0, n1) of C, with this thread's B buffer.
+inline void macro(const float* a_packed, std::int64_t m, std::int64_t k, MatrixRef b, float* c, std::int64_t ldc,
+                  std::int64_t m0, std::int64_t m1, std::int64_t n0, std::int64_t n1, const GemmEpilogue& e,
+                  float* b_buffer) noexcept {
+  const std::int64_t mp = round_up(m, MR);
+  for (std::int64_t jc = n0; jc < n1; jc += blocking.nc) {
+    const std::int64_t nc = std::min(blocking.nc, n1 - jc);
+    for (std::int64_t pc = 0; pc < k; pc += blocking.kc) {
+      const std::int64_t kc = std::min(blocking.kc, k - pc);
+      pack_b(b, pc, kc, jc, nc, b_buffer);
+      const kernels::TileStep base{0, 0, pc == 0, pc + kc >= k};
+      for (std::int64_t ic = m0; ic < m1; ic += blocking.mc) {
+        const std::int64_t mc = std::min(blocking.mc, m1 - ic);
+        for (std::int64_t jr = 0; jr < nc; jr += NR) {
+          const float* bp = b_buffer + jr * kc;
+          for (std::int64_t ir = ic; ir < ic + mc; ir += MR) {
+            const float* ap = a_packed + pc * mp + (ir / MR) * kc * MR;
+            kernels::TileStep step = base;
+            step.row = ir, step.col = jc + jr;
+            tile(kc, ap, bp, c + ir * ldc + jc + jr, ldc, std::min<std::int64_t>(MR, m - ir),
+                 std::min(NR, nc - jr), e, step);
+          }
+        }
+      }
+    }
+  }
+  if (k == 0) {  // no K loop: C = beta * C + bias, clamped
+    for (std::int64_t i = m0; i < m1; ++i)
+      for (std::int64_t j = n0; j < n1; ++j) {
+        float v = e.beta * c[i * ldc + j];
+        if (e.axis == BiasAxis::rows) v += e.bias[i];
+        if (e.axis == BiasAxis::columns) v += e.bias[j];
+        c[i * ldc + j] = e.activation.apply(v);
+      }
+  }
+}
+
+}  // namespace detail
+
+/// C = epilogue(A * B) with A already packed (see PackedA). `workspace` must hold packed_workspace_bytes(threads)
+/// bytes, 64-byte aligned; pool may be null (one thread). Splits columns over threads when there are enough,
+/// otherwise rows.
+inline void sgemm_packed(const float* a_packed, std::int64_t m, std::int64_t k, MatrixRef b, std::int64_t n, float* c,
+                         std::int64_t ldc, const GemmEpilogue& e, ThreadPool* pool,
+                         std::span<std::byte> workspace) noexcept {
+  if (m <= 0 || n <= 0) return;
+  const int threads = pool ? pool->size() : 1;
+  const std::size_t per_thread = packed_workspace_bytes(1);
+  auto buffer = [&](int t) { return reinterpret_cast<float*>(workspace.data() + per_thread * static_cast<std::size_t>(t)); };
+  const std::int64_t col_tiles = (n + NR - 1) / NR, row_panels = (m + MR - 1) / MR;
+  if (threads == 1 || (col_tiles < 2 && row_panels < 2)) {
+    detail::macro(a_packed, m, k, b, c, ldc, 0, m, 0, n, e, buffer(0));
+    return;
+  }
+  if (col_tiles >= 4 * threads || col_tiles >= row_panels) {
+    pool->parallel_for(col_tiles, [&](std::int64_t t0, std::int64_t t1, int t) {
+      detail::macro(a_packed, m, k, b, c, ldc, 0, m, t0 * NR, std::min(n, t1 * NR), e, buffer(t));
+    });
+  } else {
+    pool->parallel_for(row_panels, [&](std::int64_t p0, std::int64_t p1, int t) {
+      detail::macro(a_packed, m, k, b, c, ldc, p0 * MR, std::min(m, p1 * MR), 0, n, e, buffer(t));
+    });
+  }
+}
+
+/// Scratch bytes sgemm needs: A packed plus the per-thread B blocks.
+constexpr std::size_t workspace_bytes(std::int64_t m, std::int64_t k, int threads) noexcept {
+  return static_cast<std::size_t>(round_up(packed_a_floats(m, k) * 4, static_cast<std::int64_t>(tensor_alignment))) +
+         packed_workspace_bytes(threads);
+}
+
+/// General C[m x n] = epilogue(op(A) * op(B)); packs A into the workspace first (workspace_bytes(m, k, threads)).
+inline void sgemm(std::int64_t m, std::int64_t n, std::int64_t k, MatrixRef a, MatrixRef b, float* c, std::int64_t ldc,
+                  const GemmEpilogue& e, ThreadPool* pool, std::span<std::byte> workspace) noexcept {
+  const std::size_t a_bytes =
+      static_cast<std::size_t>(round_up(packed_a_floats(m, k) * 4, static_cast<std::int64_t>(tensor_alignment)));
+  auto* a_packed = reinterpret_cast<float*>(workspace.data());
+  pack_a(a, m, k, a_packed);
+  sgemm_packed(a_packed, m, k, b, n, c, ldc, e, pool, workspace.subspan(a_bytes));
+}
+
+}  // namespace primsel::gemm

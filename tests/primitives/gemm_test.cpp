@@ -1,0 +1,104 @@
+// Both GEMMs against a naive triple loop. Small-integer fills keep every fp32 sum exact, so results must be
+// bit-identical whatever the blocking, tiling or thread split.
+#include <catch2/catch.hpp>
+
+#include <vector>
+
+#include "primsel/core/random.hpp"
+#include "primsel/primitives/gemm/eigen_gemm.hpp"
+#include "primsel/primitives/gemm/sgemm.hpp"
+
+using namespace primsel;
+using namespace primsel::gemm;
+
+namespace {
+struct Case {
+  std::int64_t m, n, k;
+  bool ta = false, tb = false;
+  float beta = 0;
+  BiasAxis axis = BiasAxis::none;
+  Activation act;
+  std::int64_t pad = 0;  // extra leading-dimension elements
+};
+
+std::vector<float> ints(std::int64_t count, Rng& rng) {
+  std::vector<float> v(static_cast<std::size_t>(count));
+  for (float& x : v) x = static_cast<float>(rng.below(9)) - 4.0f;
+  return v;
+}
+
+void check(const Case& t, int threads, bool eigen) {
+  INFO("m " << t.m << " n " << t.n << " k " << t.k << " ta " << t.ta << " tb " << t.tb << " beta " << t.beta
+            << " axis " << static_cast<int>(t.axis) << " threads " << threads << (eigen ? " eigen" : " packed"));
+  Rng rng(static_cast<std::uint64_t>(t.m * 131 + t.n * 7 + t.k));
+  const std::int64_t lda = (t.ta ? t.m : t.k) + t.pad, ldb = (t.tb ? t.k : t.n) + t.pad, ldc = t.n + t.pad;
+  const auto a = ints((t.ta ? t.k : t.m) * lda, rng), b = ints((t.tb ? t.n : t.k) * ldb, rng);
+  const auto bias = ints(std::max(t.m, t.n), rng);
+  std::vector<float> c = ints(t.m * ldc, rng), expected = c;
+  const MatrixRef ar{a.data(), lda, t.ta}, br{b.data(), ldb, t.tb};
+  for (std::int64_t i = 0; i < t.m; ++i)
+    for (std::int64_t j = 0; j < t.n; ++j) {
+      float acc = 0;
+      for (std::int64_t p = 0; p < t.k; ++p) acc += ar.at(i, p) * br.at(p, j);
+      float& y = expected[static_cast<std::size_t>(i * ldc + j)];
+      y = acc + t.beta * y;
+      if (t.axis == BiasAxis::rows) y += bias[static_cast<std::size_t>(i)];
+      if (t.axis == BiasAxis::columns) y += bias[static_cast<std::size_t>(j)];
+      y = t.act.apply(y);
+    }
+  const GemmEpilogue e{t.beta, bias.data(), t.axis, t.act};
+  if (eigen) {
+    eigen_sgemm(t.m, t.n, t.k, ar, br, c.data(), ldc, e);
+  } else {
+    ThreadPool pool(threads);
+    std::vector<std::byte> ws(workspace_bytes(t.m, t.k, threads) + 64);
+    auto* aligned = reinterpret_cast<std::byte*>((reinterpret_cast<std::uintptr_t>(ws.data()) + 63) & ~std::uintptr_t{63});
+    sgemm(t.m, t.n, t.k, ar, br, c.data(), ldc, e, &pool, {aligned, workspace_bytes(t.m, t.k, threads)});
+  }
+  std::size_t diff = 0;
+  for (std::size_t i = 0; i < c.size(); ++i) diff += c[i] != expected[i];  // padding columns must stay untouched too
+  CHECK(diff == 0);
+}
+}  // namespace
+
+TEST_CASE("sgemm and eigen_sgemm equal the naive product over a shape sweep") {
+  const std::int64_t sizes[] = {1, 2, 5, 6, 7, 15, 16, 17, 33, 64, 100, 257};
+  for (std::int64_t m : sizes)
+    for (std::int64_t n : sizes)
+      for (std::int64_t k : {std::int64_t{1}, std::int64_t{7}, std::int64_t{64}, std::int64_t{300}}) {
+        const Case t{m, n, k};
+        check(t, 1, false);
+        if ((m + n) % 3 == 0) check(t, 2, false);
+        if ((m * n) % 5 == 0) check(t, 1, true);
+      }
+}
+
+TEST_CASE("transposes, leading dimensions, beta, bias and clamp epilogues") {
+  const Activation relu6 = Activation::relu6(), band{-3, 5};
+  for (const Case& t : {Case{17, 33, 65, true, false}, Case{17, 33, 65, false, true}, Case{9, 40, 20, true, true, 0, BiasAxis::none, {}, 3},
+                        Case{13, 29, 31, false, false, 1, BiasAxis::rows, relu6, 2}, Case{31, 13, 600, false, false, -0.5f, BiasAxis::columns, band},
+                        Case{6, 16, 256, false, false, 2, BiasAxis::rows, Activation::relu()}, Case{100, 1, 33, false, false, 0, BiasAxis::columns},
+                        Case{1, 1000, 512, false, true, 0, BiasAxis::columns}, Case{5, 7, 0, false, false, 1, BiasAxis::rows, band},
+                        Case{130, 1100, 260, false, false, 0, BiasAxis::rows, relu6}})
+    for (int threads : {1, 2, 3}) {
+      check(t, threads, false);
+      if (threads == 1) check(t, 1, true);
+    }
+}
+
+TEST_CASE("a packed A is reused across calls") {
+  Rng rng(3);
+  const std::int64_t m = 20, k = 30, n = 11;
+  const auto a = ints(m * k, rng), b = ints(k * n, rng);
+  auto packed = PackedA::pack({a.data(), k}, m, k);
+  REQUIRE(packed.ok());
+  std::vector<float> c1(static_cast<std::size_t>(m * n)), c2 = c1, ref = c1;
+  std::vector<std::byte> ws(packed_workspace_bytes(1) + 64);
+  auto* aligned = reinterpret_cast<std::byte*>((reinterpret_cast<std::uintptr_t>(ws.data()) + 63) & ~std::uintptr_t{63});
+  const std::span<std::byte> span{aligned, packed_workspace_bytes(1)};
+  sgemm_packed(packed->data(), m, k, {b.data(), n}, n, c1.data(), n, {}, nullptr, span);
+  sgemm_packed(packed->data(), m, k, {b.data(), n}, n, c2.data(), n, {}, nullptr, span);
+  eigen_sgemm(m, n, k, {a.data(), k}, {b.data(), n}, ref.data(), n, {});
+  CHECK(c1 == ref);
+  CHECK(c2 == ref);
+}
