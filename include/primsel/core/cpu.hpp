@@ -1,0 +1,60 @@
+// What the machine is: CPU model name (from /proc/cpuinfo where there is one), the SIMD ISA the kernels were
+// compiled for, and the measured peak f32 FMA throughput of one core — the yardstick benchmarks quote
+// "fraction of peak" against. Peak is measured, not looked up: clock and FMA units vary by SKU and by VM.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <fstream>
+#include <string>
+#include <thread>
+
+#include "primsel/core/simd.hpp"
+
+namespace primsel {
+
+/// The CPU's model name, e.g. "AMD EPYC 7551 32-Core Processor", or "unknown".
+inline std::string cpu_name() {
+  std::ifstream info("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(info, line))
+    for (const char* key : {"model name", "Model", "Hardware"})
+      if (line.rfind(key, 0) == 0) {
+        const auto colon = line.find(':');
+        if (colon != std::string::npos && colon + 2 <= line.size()) return line.substr(colon + 2);
+      }
+  return "unknown";
+}
+
+inline int hardware_threads() { return static_cast<int>(std::max(1u, std::thread::hardware_concurrency())); }
+
+/// Measured single-core peak f32 GFLOP/s of fused multiply-adds at the compiled ISA: independent accumulator
+/// chains (enough to cover FMA latency x throughput on current cores), timed for about `seconds`.
+inline double measure_peak_gflops(double seconds = 0.2) {
+  using simd::FloatVec;
+  constexpr int chains = 12;
+  FloatVec acc[chains];
+  for (int i = 0; i < chains; ++i) acc[i] = simd::broadcast(1.0f + 1e-7f * static_cast<float>(i));
+  const FloatVec mul = simd::broadcast(0.9999999f), add = simd::broadcast(1e-7f);
+  std::int64_t iterations = 0;
+  const auto start = std::chrono::steady_clock::now();
+  double elapsed = 0;
+  constexpr int inner = 4096;
+  do {
+    for (int r = 0; r < inner; ++r) {
+#pragma GCC unroll 12
+      for (int i = 0; i < chains; ++i) acc[i] = simd::fma(acc[i], mul, add);
+    }
+    iterations += inner;
+    elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  } while (elapsed < seconds);
+  FloatVec sum = acc[0];
+  for (int i = 1; i < chains; ++i) sum = sum + acc[i];
+  alignas(64) float out[simd::width];
+  simd::store(out, sum);
+  volatile float sink = out[0];  // keep the chains alive
+  (void)sink;
+  return static_cast<double>(iterations) * chains * static_cast<double>(simd::width) * 2.0 / elapsed / 1e9;
+}
+
+}  // namespace primsel
