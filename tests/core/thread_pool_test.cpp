@@ -30,6 +30,16 @@ TEST_CASE("parallel_for visits every index exactly once") {
   }
 }
 
+TEST_CASE("named (lvalue) and const callables work too") {
+  ThreadPool pool(2);
+  std::atomic<std::int64_t> sum{0};
+  auto add = [&](std::int64_t b, std::int64_t e, int) { sum += e - b; };
+  pool.parallel_for(10, add);
+  const auto& const_add = add;
+  pool.parallel_for(10, const_add);
+  CHECK(sum.load() == 20);
+}
+
 TEST_CASE("a pool of one runs inline on the caller") {
   ThreadPool pool(1);
   const auto caller = std::this_thread::get_id();

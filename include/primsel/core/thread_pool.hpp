@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <mutex>
 #include <thread>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -48,7 +49,9 @@ class ThreadPool {
       return;
     }
     std::lock_guard serial(call_mutex_);
-    Job job{n, chunks, &fn, [](void* f, std::int64_t b, std::int64_t e, int t) { (*static_cast<F*>(f))(b, e, t); }};
+    using Fn = std::remove_reference_t<F>;
+    Job job{n, chunks, const_cast<void*>(static_cast<const void*>(&fn)),
+            [](void* f, std::int64_t b, std::int64_t e, int t) { (*static_cast<Fn*>(f))(b, e, t); }};
     {
       std::lock_guard lock(mutex_);
       job_ = job;

@@ -30,7 +30,8 @@ struct ConvDesc {
 
   std::int64_t ic_per_group() const noexcept { return ic / groups; }
   std::int64_t oc_per_group() const noexcept { return oc / groups; }
-  bool is_depthwise() const noexcept { return groups > 1 && groups == ic && groups == oc; }
+  /// One filter per channel (a single-channel conv counts too).
+  bool is_depthwise() const noexcept { return groups == ic && groups == oc; }
   bool is_pointwise() const noexcept {
     return kh == 1 && kw == 1 && sh == 1 && sw == 1 && pads == Pads2d{};
   }
