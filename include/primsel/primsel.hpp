@@ -22,6 +22,7 @@
 #include "primsel/graph/shape_inference.hpp"
 
 #include "primsel/primitives/concept.hpp"
+#include "primsel/primitives/default_primitives.hpp"
 #include "primsel/primitives/reference.hpp"
 
 #include "primsel/search/problem.hpp"

@@ -30,8 +30,19 @@ inline FloatVec load_aligned(const float* p) noexcept { return FloatVec::load_al
 inline FloatVec broadcast(float v) noexcept { return FloatVec::broadcast(v); }
 inline void store(float* p, const FloatVec& v) noexcept { v.store_unaligned(p); }
 inline FloatVec fma(const FloatVec& a, const FloatVec& b, const FloatVec& c) noexcept { return xsimd::fma(a, b, c); }
+#if defined(__AVX512F__)
+// GCC 12's _mm512_min_ps/_mm512_max_ps pass an uninitialised pass-through operand, which -Wall reports once
+// inlined (GCC PR 105593); the masked form with an all-ones mask is the same instruction without it.
+inline FloatVec min(const FloatVec& a, const FloatVec& b) noexcept {
+  return FloatVec(_mm512_mask_min_ps(a, __mmask16(0xFFFF), a, b));
+}
+inline FloatVec max(const FloatVec& a, const FloatVec& b) noexcept {
+  return FloatVec(_mm512_mask_max_ps(a, __mmask16(0xFFFF), a, b));
+}
+#else
 inline FloatVec min(const FloatVec& a, const FloatVec& b) noexcept { return xsimd::min(a, b); }
 inline FloatVec max(const FloatVec& a, const FloatVec& b) noexcept { return xsimd::max(a, b); }
+#endif
 #else
 /// One float lane with the operations kernels use.
 struct FloatVec {
