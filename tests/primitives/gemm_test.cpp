@@ -102,3 +102,21 @@ TEST_CASE("a packed A is reused across calls") {
   CHECK(c1 == ref);
   CHECK(c2 == ref);
 }
+
+TEST_CASE("a prepacked B gives the same product over K and N blockings") {
+  // k > kc and n > nc exercise every block offset of the prepacked layout.
+  for (const auto [m, n, k] : {std::array<std::int64_t, 3>{1, 1, 1}, {7, 33, 5}, {13, 70, 300}, {6, 1100, 260}}) {
+    INFO("m " << m << " n " << n << " k " << k);
+    Rng rng(static_cast<std::uint64_t>(m + n + k));
+    const auto a = ints(m * k, rng), b = ints(k * n, rng), bias = ints(n, rng);
+    auto packed_b = PackedB::pack({b.data(), n}, k, n);
+    REQUIRE(packed_b.ok());
+    std::vector<float> a_packed(static_cast<std::size_t>(packed_a_floats(m, k)));
+    pack_a({a.data(), k}, m, k, a_packed.data());
+    const GemmEpilogue e{0.0f, bias.data(), BiasAxis::columns, Activation::relu()};
+    std::vector<float> c(static_cast<std::size_t>(m * n)), ref = c;
+    sgemm_prepacked(a_packed.data(), m, *packed_b, c.data(), n, e);
+    eigen_sgemm(m, n, k, {a.data(), k}, {b.data(), n}, ref.data(), n, e);
+    CHECK(c == ref);
+  }
+}

@@ -28,6 +28,24 @@ inline std::string cpu_name() {
 
 inline int hardware_threads() { return static_cast<int>(std::max(1u, std::thread::hardware_concurrency())); }
 
+namespace detail {
+/// Hides a value from the optimiser at no cost (it stays in its register): without it GCC -O3 collapses the
+/// timed loop below and "measures" tens of TFLOP/s.
+inline void opaque(simd::FloatVec& v) noexcept {
+#if PRIMSEL_HAS_SIMD && (defined(__x86_64__) || defined(__i386__))
+  auto reg = static_cast<typename simd::FloatVec::register_type>(v);
+  asm volatile("" : "+v"(reg));
+  v = simd::FloatVec(reg);
+#elif PRIMSEL_HAS_SIMD && defined(__aarch64__)
+  auto reg = static_cast<typename simd::FloatVec::register_type>(v);
+  asm volatile("" : "+w"(reg));
+  v = simd::FloatVec(reg);
+#else
+  asm volatile("" : : "g"(&v) : "memory");
+#endif
+}
+}  // namespace detail
+
 /// Measured single-core peak f32 GFLOP/s of fused multiply-adds at the compiled ISA: independent accumulator
 /// chains (enough to cover FMA latency x throughput on current cores), timed for about `seconds`.
 inline double measure_peak_gflops(double seconds = 0.2) {
@@ -43,7 +61,10 @@ inline double measure_peak_gflops(double seconds = 0.2) {
   do {
     for (int r = 0; r < inner; ++r) {
 #pragma GCC unroll 12
-      for (int i = 0; i < chains; ++i) acc[i] = simd::fma(acc[i], mul, add);
+      for (int i = 0; i < chains; ++i) {
+        acc[i] = simd::fma(acc[i], mul, add);
+        detail::opaque(acc[i]);
+      }
     }
     iterations += inner;
     elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -51,6 +51,8 @@ struct FloatVec {
   FloatVec() = default;
   FloatVec(float x) : v(x) {}
   friend FloatVec operator+(FloatVec a, FloatVec b) noexcept { return a.v + b.v; }
+  friend FloatVec operator-(FloatVec a, FloatVec b) noexcept { return a.v - b.v; }
+  friend FloatVec operator-(FloatVec a) noexcept { return -a.v; }
   friend FloatVec operator*(FloatVec a, FloatVec b) noexcept { return a.v * b.v; }
   FloatVec& operator+=(FloatVec b) noexcept { return v += b.v, *this; }
 };

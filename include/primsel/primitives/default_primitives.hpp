@@ -7,10 +7,11 @@
 #include "primsel/primitives/depthwise.hpp"
 #include "primsel/primitives/direct_nchwc.hpp"
 #include "primsel/primitives/im2col_gemm.hpp"
+#include "primsel/primitives/winograd.hpp"
 
 namespace primsel {
 
-using DefaultConvPrimitives = PrimitiveList<Im2colGemm, Conv1x1Gemm, DirectNchwc, Depthwise>;
+using DefaultConvPrimitives = PrimitiveList<Im2colGemm, Conv1x1Gemm, DirectNchwc, Depthwise, WinogradF23, WinogradF43, WinogradF63>;
 static_assert(DefaultConvPrimitives::names_unique(), "primitive names key the cache and the report: keep them unique");
 
 }  // namespace primsel

@@ -135,21 +135,29 @@ inline void tile(std::int64_t kc, const float* ap, const float* bp, float* c, st
     }
 }
 
-/// Rows [m0, m1) and columns [n0, n1) of C, with this thread's B buffer.
-inline void macro(const float* a_packed, std::int64_t m, std::int64_t k, MatrixRef b, float* c, std::int64_t ldc,
-                  std::int64_t m0, std::int64_t m1, std::int64_t n0, std::int64_t n1, const GemmEpilogue& e,
-                  float* b_buffer) noexcept {
+/// Where the packed B panels of one KC x NC block are: `data` is the panel of the block's first NR columns,
+/// the next panel is `panel_stride` floats further (NR * kc when packed per call, NR * K when packed once).
+struct BBlock {
+  const float* data;
+  std::int64_t panel_stride;
+};
+
+/// Rows [m0, m1) and columns [n0, n1) of C. `b_block(pc, kc, jc, nc)` returns the packed panels of that block
+/// of B (packing it into this thread's buffer, or pointing into a PackedB).
+template <class GetBBlock>
+void macro(const float* a_packed, std::int64_t m, std::int64_t k, GetBBlock&& b_block, float* c, std::int64_t ldc,
+           std::int64_t m0, std::int64_t m1, std::int64_t n0, std::int64_t n1, const GemmEpilogue& e) noexcept {
   const std::int64_t mp = round_up(m, MR);
   for (std::int64_t jc = n0; jc < n1; jc += blocking.nc) {
     const std::int64_t nc = std::min(blocking.nc, n1 - jc);
     for (std::int64_t pc = 0; pc < k; pc += blocking.kc) {
       const std::int64_t kc = std::min(blocking.kc, k - pc);
-      pack_b(b, pc, kc, jc, nc, b_buffer);
+      const BBlock bb = b_block(pc, kc, jc, nc);
       const kernels::TileStep base{0, 0, pc == 0, pc + kc >= k};
       for (std::int64_t ic = m0; ic < m1; ic += blocking.mc) {
         const std::int64_t mc = std::min(blocking.mc, m1 - ic);
         for (std::int64_t jr = 0; jr < nc; jr += NR) {
-          const float* bp = b_buffer + jr * kc;
+          const float* bp = bb.data + (jr / NR) * bb.panel_stride;
           for (std::int64_t ir = ic; ir < ic + mc; ir += MR) {
             const float* ap = a_packed + pc * mp + (ir / MR) * kc * MR;
             kernels::TileStep step = base;
@@ -170,6 +178,18 @@ inline void macro(const float* a_packed, std::int64_t m, std::int64_t k, MatrixR
         c[i * ldc + j] = e.activation.apply(v);
       }
   }
+}
+
+/// macro() with B packed per KC x NC block into `b_buffer`.
+inline void macro(const float* a_packed, std::int64_t m, std::int64_t k, MatrixRef b, float* c, std::int64_t ldc,
+                  std::int64_t m0, std::int64_t m1, std::int64_t n0, std::int64_t n1, const GemmEpilogue& e,
+                  float* b_buffer) noexcept {
+  macro(a_packed, m, k,
+        [&](std::int64_t pc, std::int64_t kc, std::int64_t jc, std::int64_t nc) {
+          pack_b(b, pc, kc, jc, nc, b_buffer);
+          return BBlock{b_buffer, NR * kc};
+        },
+        c, ldc, m0, m1, n0, n1, e);
 }
 
 }  // namespace detail
@@ -214,6 +234,45 @@ inline void sgemm(std::int64_t m, std::int64_t n, std::int64_t k, MatrixRef a, M
   auto* a_packed = reinterpret_cast<float*>(workspace.data());
   pack_a(a, m, k, a_packed);
   sgemm_packed(a_packed, m, k, b, n, c, ldc, e, pool, workspace.subspan(a_bytes));
+}
+
+/// B packed once (weights used as the right operand, e.g. Winograd's transformed filters): NR-column panels
+/// over the whole K, zero-padded to a multiple of NR columns. Panel p, row kk is at (p * K + kk) * NR.
+class PackedB {
+ public:
+  PackedB() = default;
+  static Expected<PackedB> pack(MatrixRef b, std::int64_t k, std::int64_t n) {
+    PackedB p;
+    p.k_ = k, p.n_ = n;
+    PRIMSEL_ASSIGN_OR_RETURN(p.buffer_, Tensor::create(Shape{std::max<std::int64_t>(round_up(n, NR) * k, 1)}));
+    float* dst = p.buffer_.data<float>();
+    for (std::int64_t j0 = 0; j0 < n; j0 += NR)
+      for (std::int64_t kk = 0; kk < k; ++kk)
+        for (std::int64_t jj = 0; jj < NR; ++jj) dst[(j0 / NR * k + kk) * NR + jj] = j0 + jj < n ? b.at(kk, j0 + jj) : 0.0f;
+    return p;
+  }
+  const float* data() const noexcept { return buffer_.data<float>(); }
+  std::int64_t k() const noexcept { return k_; }
+  std::int64_t n() const noexcept { return n_; }
+  std::size_t size_bytes() const noexcept { return buffer_.size_bytes(); }
+
+ private:
+  Tensor buffer_;
+  std::int64_t k_ = 0, n_ = 0;
+};
+
+/// C[m x n] = epilogue(A * B) with both operands packed: A by pack_a (per call, into caller scratch), B once.
+/// Single-threaded: callers that use it (Winograd's batched GEMMs) parallelise over independent GEMMs.
+inline void sgemm_prepacked(const float* a_packed, std::int64_t m, const PackedB& b, float* c, std::int64_t ldc,
+                            const GemmEpilogue& e) noexcept {
+  if (m <= 0 || b.n() <= 0) return;
+  const std::int64_t k = b.k();
+  detail::macro(
+      a_packed, m, k,
+      [&](std::int64_t pc, std::int64_t, std::int64_t jc, std::int64_t) {
+        return detail::BBlock{b.data() + (jc / NR * k + pc) * NR, NR * k};
+      },
+      c, ldc, 0, m, 0, b.n(), e);
 }
 
 }  // namespace primsel::gemm

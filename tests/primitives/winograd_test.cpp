@@ -1,0 +1,99 @@
+// Winograd is not exact: the transforms round, and the rounding grows with the tile (the interpolation points
+// +-2, +-1/2 of F(4,3)/F(6,3) scale values by up to 2^5 before the output transform divides them back).
+// Tolerances are max |error| / max |output| on uniform(-1, 1) data. Measured maxima over this sweep: F(2,3)
+// 2.1e-6, F(4,3) 7.0e-6, F(6,3) 1.6e-5; the bounds below leave a 4-6x margin.
+#include <array>
+#include <cmath>
+
+#include "conv_tester.hpp"
+#include "primsel/core/random.hpp"
+#include "primsel/primitives/winograd.hpp"
+
+using namespace primsel;
+using primsel::testing::ConvTester;
+
+namespace {
+
+template <class P>
+constexpr double tolerance() {
+  return P::alpha == 4 ? 1e-5 : P::alpha == 6 ? 3e-5 : 1e-4;
+}
+
+/// A^T [(G g) . (B^T d)] == correlation(d, g) in 1-D, with the primitive's own compile-time transforms.
+template <class P>
+void check_identity() {
+  using Mat = typename P::Mat;
+  constexpr int alpha = P::alpha, m = alpha - 2;
+  Rng rng(alpha);
+  for (int trial = 0; trial < 50; ++trial) {
+    std::array<double, alpha> d{};
+    std::array<double, 3> g{};
+    for (double& x : d) x = rng.uniform(-1.0, 1.0);
+    for (double& x : g) x = rng.uniform(-1.0, 1.0);
+    simd::FloatVec dv[alpha], bd[alpha], prod[alpha], y[m];
+    for (int i = 0; i < alpha; ++i) dv[i] = simd::broadcast(static_cast<float>(d[static_cast<std::size_t>(i)]));
+    winograd::apply<Mat::BT, alpha, alpha>(dv, 1, bd, 1);
+    for (int i = 0; i < alpha; ++i) {
+      double gg = 0;
+      for (int r = 0; r < 3; ++r) gg += Mat::G[i][r] * g[static_cast<std::size_t>(r)];
+      prod[i] = bd[i] * simd::broadcast(static_cast<float>(gg));
+    }
+    winograd::apply<Mat::AT, m, alpha>(prod, 1, y, 1);
+    for (int i = 0; i < m; ++i) {
+      double expected = 0;
+      for (int r = 0; r < 3; ++r) expected += d[static_cast<std::size_t>(i + r)] * g[static_cast<std::size_t>(r)];
+      alignas(64) float lanes[simd::width];
+      simd::store(lanes, y[i]);
+      INFO(P::name << " output " << i);
+      CHECK(std::abs(lanes[0] - expected) < 1e-5);
+    }
+  }
+}
+
+template <class P>
+void sweep() {
+  const double tol = tolerance<P>();
+  for (std::int64_t c : {1, 3, 5, 17, 33})
+    for (int threads : {1, 2}) {
+      ConvTester().ic(c).oc(c % 7 + 3).hw(13, 7).k(3).pad(1).threads(threads).tolerance(tol).check<P>();
+      ConvTester().ic(c + 2).oc(c + 8).hw(17, 19).k(3).pad(1, 0, 2, 1).batch(2).threads(threads).tolerance(tol)
+          .activation(Activation::relu()).check<P>();
+      ConvTester().ic(c + 1).oc(2 * c + 1).hw(7, 7).k(3).pad(0).threads(threads).tolerance(tol).bias(false)
+          .activation(Activation::relu6()).check<P>();
+    }
+  // Many tiles (several blocks per thread), K over one GEMM K block, clamp above zero, a single-tile image.
+  ConvTester().ic(40).oc(64).hw(56, 56).k(3).pad(1).threads(2).tolerance(tol).check<P>();
+  ConvTester().ic(300).oc(20).hw(9, 11).k(3).pad(1).tolerance(tol).check<P>();
+  ConvTester().ic(13).oc(15).hw(6, 6).k(3).pad(1).tolerance(tol).activation(Activation{1, 4}).check<P>();
+  ConvTester().ic(4).oc(5).hw(3, 3).k(3).pad(0).tolerance(tol).check<P>();
+}
+
+}  // namespace
+
+TEMPLATE_TEST_CASE("winograd transforms satisfy the 1-D identity", "", WinogradF23, WinogradF43, WinogradF63) {
+  check_identity<TestType>();
+}
+
+TEMPLATE_TEST_CASE("winograd matches the reference within its tolerance over the shape sweep", "", WinogradF23,
+                   WinogradF43, WinogradF63) {
+  sweep<TestType>();
+}
+
+TEMPLATE_TEST_CASE("winograd declines what is not a 3x3 stride-1 dense convolution", "", WinogradF23, WinogradF43,
+                   WinogradF63) {
+  const ConvDesc ok{.ic = 8, .ih = 8, .iw = 8, .oc = 8, .kh = 3, .kw = 3};
+  CHECK(TestType::supports(ok));
+  ConvDesc d = ok;
+  d.kh = d.kw = 5;
+  CHECK(TestType::supports(d).why == "kernel is not 3x3");
+  d = ok, d.sh = d.sw = 2;
+  CHECK(TestType::supports(d).why == "stride is not 1");
+  d = ok, d.dh = d.dw = 2;
+  CHECK(TestType::supports(d).why == "dilated");
+  d = ok, d.groups = 2;
+  CHECK(TestType::supports(d).why == "grouped");
+  d = ok, d.kh = d.kw = 5;
+  auto plan = TestType::plan(d, {});
+  REQUIRE_FALSE(plan.ok());
+  CHECK(plan.error().code() == ErrorCode::unsupported);
+}
