@@ -21,6 +21,10 @@ TEST_CASE("direct_nchwc handles dilation, wide rows, odd channel blocks, clamps 
   ConvTester().ic(13).oc(15).hw(6, 6).k(3).pad(1).activation(Activation{1, 4}).check<DirectNchwc>();
   ConvTester().ic(3).oc(64).hw(23, 23).k(7).stride(2).pad(3).bias(false).check<DirectNchwc>();
   ConvTester().ic(4).oc(4).hw(3, 3).k(5).pad(2).check<DirectNchwc>();  // every tap is an edge
+  // Rows split into near-equal tiles: 56 and 28 (several full tiles), 7 (one tile with edges on both sides).
+  ConvTester().ic(20).oc(33).hw(4, 56).k(3).pad(1).check<DirectNchwc>();
+  ConvTester().ic(20).oc(33).hw(5, 28).k(3).pad(1).threads(2).check<DirectNchwc>();
+  ConvTester().ic(40).oc(48).hw(7, 7).k(3).pad(1).activation(Activation::relu()).check<DirectNchwc>();
   ConvTester().ic(24).oc(16).hw(9, 7).k(1, 3).pad(0, 1, 0, 1).check<DirectNchwc>();
 }
 

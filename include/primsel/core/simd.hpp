@@ -77,4 +77,11 @@ inline FloatVec clamp(const FloatVec& x, const FloatVec& lo, const FloatVec& hi)
 /// Floats per vector register.
 inline constexpr std::size_t width = FloatVec::size;
 
+/// Architectural vector registers: how many accumulators a register-tiled kernel can keep live.
+#if defined(__AVX512F__) || defined(__aarch64__)
+inline constexpr int vector_registers = 32;
+#else
+inline constexpr int vector_registers = 16;
+#endif
+
 }  // namespace primsel::simd

@@ -6,9 +6,11 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <cstring>
 #include <string_view>
+#include <utility>
 
 #include "primsel/core/simd.hpp"
 #include "primsel/primitives/concept.hpp"
@@ -20,7 +22,8 @@ struct DirectNchwc {
   static constexpr std::string_view name = "direct_nchwc";
   static constexpr std::int64_t block = channel_block(native_blocked_layout);
   static constexpr int vecs = static_cast<int>(block / static_cast<std::int64_t>(simd::width));
-  static constexpr int ur_w = PRIMSEL_HAS_SIMD ? 6 : 2;  // output pixels per tile
+  // Output pixels per tile: ur_w x ur_oc accumulators fill 12 of 16 registers (AVX2) or 24 of 32 (AVX-512, NEON).
+  static constexpr int ur_w = !PRIMSEL_HAS_SIMD ? 2 : simd::vector_registers >= 32 ? 12 : 6;
   static constexpr int ur_oc = 2;                        // output-channel blocks per tile
 
   struct Plan {
@@ -89,7 +92,7 @@ struct DirectNchwc {
     FloatVec acc[NW][OV];
     for (int v = 0; v < OV; ++v) {
       const FloatVec b = simd::load_aligned(p.bias.data<float>() + ob0 * block + v * W);
-#pragma GCC unroll 8
+#pragma GCC unroll 16
       for (int j = 0; j < NW; ++j) acc[j][v] = b;
     }
     const std::int64_t iy0 = oy * d.sh - d.pads.top, ix0 = ox0 * d.sw - d.pads.left;
@@ -102,7 +105,7 @@ struct DirectNchwc {
           const std::int64_t wstride = icb_n * taps * block * block;  // to the next output-channel block
           const float* xs[NW];
           bool inside[NW];
-#pragma GCC unroll 8
+#pragma GCC unroll 16
           for (int j = 0; j < NW; ++j) {
             const std::int64_t ix = ix0 + j * d.sw + s * d.dw;
             inside[j] = !Edge || (ix >= 0 && ix < d.iw);
@@ -110,15 +113,15 @@ struct DirectNchwc {
           }
           for (std::int64_t i = 0; i < block; ++i) {
             FloatVec wv[OV];
-#pragma GCC unroll 8
+#pragma GCC unroll 16
             for (int o = 0; o < NOC; ++o)
 #pragma GCC unroll 4
               for (int v = 0; v < vecs; ++v) wv[o * vecs + v] = simd::load_aligned(w0 + o * wstride + i * block + v * W);
-#pragma GCC unroll 8
+#pragma GCC unroll 16
             for (int j = 0; j < NW; ++j) {
               if (Edge && !inside[j]) continue;
               const FloatVec xv = simd::broadcast(xs[j][i]);
-#pragma GCC unroll 8
+#pragma GCC unroll 16
               for (int v = 0; v < OV; ++v) acc[j][v] = simd::fma(xv, wv[v], acc[j][v]);
             }
           }
@@ -129,26 +132,36 @@ struct DirectNchwc {
     const std::int64_t out_plane = d.oh * d.ow * block;
     for (int o = 0; o < NOC; ++o) {
       float* yb = y + (ob0 + o) * out_plane + (oy * d.ow + ox0) * block;
-#pragma GCC unroll 8
+#pragma GCC unroll 16
       for (int j = 0; j < NW; ++j)
 #pragma GCC unroll 4
         for (int v = 0; v < vecs; ++v) simd::store(yb + j * block + v * W, simd::clamp(acc[j][o * vecs + v], lo, hi));
     }
   }
 
+  /// A row is cut into ceil(ow / ur_w) tiles of nearly equal width (56 -> 12,11,11,11,11; 7 -> 7), so no narrow
+  /// tile reloads every weight for one or two pixels; tiles that reach into the padding check each tap (Edge).
   template <int NOC>
   static void row_blocks(const Plan& p, const float* x, float* y, std::int64_t ob0, std::int64_t oy, std::int64_t r_lo,
                          std::int64_t r_hi) noexcept {
+    using TileFn = void (*)(const Plan&, const float*, float*, std::int64_t, std::int64_t, std::int64_t, std::int64_t,
+                            std::int64_t) noexcept;
+    static constexpr auto table = []<int... I>(std::integer_sequence<int, I...>) {
+      return std::array<std::array<TileFn, 2>, sizeof...(I)>{
+          {{&tile<I + 1, NOC, false>, &tile<I + 1, NOC, true>}...}};
+    }(std::make_integer_sequence<int, ur_w>{});
     const ConvDesc& d = p.desc;
     // Output columns whose every tap lies inside the input: [safe_lo, safe_hi).
     const std::int64_t safe_lo = std::min(d.ow, (d.pads.left + d.sw - 1) / d.sw);
     const std::int64_t last_ok = d.iw - 1 - (d.kw - 1) * d.dw + d.pads.left;  // ox * sw must be <= this
     const std::int64_t safe_hi = std::max(safe_lo, std::min(d.ow, last_ok < 0 ? 0 : last_ok / d.sw + 1));
-    std::int64_t ox = 0;
-    for (; ox < safe_lo; ++ox) tile<1, NOC, true>(p, x, y, ob0, oy, ox, r_lo, r_hi);
-    for (; ox + ur_w <= safe_hi; ox += ur_w) tile<ur_w, NOC, false>(p, x, y, ob0, oy, ox, r_lo, r_hi);
-    for (; ox < safe_hi; ++ox) tile<1, NOC, false>(p, x, y, ob0, oy, ox, r_lo, r_hi);
-    for (; ox < d.ow; ++ox) tile<1, NOC, true>(p, x, y, ob0, oy, ox, r_lo, r_hi);
+    const std::int64_t tiles = (d.ow + ur_w - 1) / ur_w;
+    for (std::int64_t t = 0, ox = 0; t < tiles; ++t) {
+      const std::int64_t width = (d.ow - ox) / (tiles - t) + ((d.ow - ox) % (tiles - t) != 0);
+      const bool edge = ox < safe_lo || ox + width > safe_hi;
+      table[static_cast<std::size_t>(width - 1)][edge](p, x, y, ob0, oy, ox, r_lo, r_hi);
+      ox += width;
+    }
   }
 
   static void row(const Plan& p, const float* x, float* y, std::int64_t n, std::int64_t tile_oc, std::int64_t oy) noexcept {
