@@ -2,12 +2,15 @@
 // mobilenet_v2 (after BN folding and activation fusion, as the network runs them), single-threaded unless
 // --threads is given via the "threads" argument. Counters: GFLOPS (direct-conv FLOPs / time, so transform-based
 // primitives show their effective rate) and peak_frac (of the measured single-core FMA peak times threads).
+// Built against oneDNN (Debian's libdnnl-dev, found by CMake when installed) it also runs oneDNN's convolution
+// (algorithm auto, layouts of its choosing, same fused activation) on every layer as "onednn", for comparison.
 //   ./build/benchmarks/conv_bench --benchmark_filter=resnet18 --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
 #include <benchmark/benchmark.h>
 
 #include <map>
 #include <set>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "primsel/core/cpu.hpp"
@@ -16,6 +19,12 @@
 #include "primsel/graph/passes.hpp"
 #include "primsel/primitives/default_primitives.hpp"
 #include "primsel/zoo/zoo.hpp"
+
+#if PRIMSEL_HAVE_DNNL
+#include <omp.h>
+
+#include <oneapi/dnnl/dnnl.hpp>
+#endif
 
 namespace {
 using namespace primsel;
@@ -69,6 +78,55 @@ void run_primitive(benchmark::State& state, const Layer& layer, int threads) {
   state.counters["peak_frac"] = benchmark::Counter(flops / 1e9 / (peak() * threads), benchmark::Counter::kIsRate);
 }
 
+#if PRIMSEL_HAVE_DNNL
+/// oneDNN's forward-inference convolution on the same layer: src/weights/dst in the formats oneDNN prefers
+/// (reordered once, outside the timing), bias and activation fused, `threads` OpenMP threads.
+void run_onednn(benchmark::State& state, const Layer& layer, int threads) {
+  using namespace dnnl;
+  using dims = memory::dims;
+  const ConvDesc& d = layer.desc;
+  omp_set_num_threads(threads);
+  engine eng(engine::kind::cpu, 0);
+  stream strm(eng);
+  const auto f32 = memory::data_type::f32;
+  const dims src_dims{d.n, d.ic, d.ih, d.iw}, dst_dims{d.n, d.oc, d.oh, d.ow};
+  const dims w_dims = d.groups == 1 ? dims{d.oc, d.ic, d.kh, d.kw}
+                                    : dims{d.groups, d.oc / d.groups, d.ic / d.groups, d.kh, d.kw};
+  const memory::desc src_any(src_dims, f32, memory::format_tag::any), w_any(w_dims, f32, memory::format_tag::any),
+      dst_any(dst_dims, f32, memory::format_tag::any), bias_md({d.oc}, f32, memory::format_tag::x);
+  convolution_forward::desc desc(prop_kind::forward_inference, algorithm::convolution_auto, src_any, w_any,
+                                 d.has_bias ? bias_md : memory::desc(), dst_any, dims{d.sh, d.sw},
+                                 dims{d.dh - 1, d.dw - 1}, dims{d.pads.top, d.pads.left},
+                                 dims{d.pads.bottom, d.pads.right});
+  primitive_attr attr;
+  if (!d.activation.is_none()) {
+    post_ops ops;
+    ops.append_eltwise(1.0f, algorithm::eltwise_clip, d.activation.lo, d.activation.hi);
+    attr.set_post_ops(ops);
+  }
+  convolution_forward::primitive_desc pd(desc, attr, eng);
+  Tensor x = zoo::random_input({d.n, d.ic, d.ih, d.iw}, 1);
+  memory user_src({src_dims, f32, memory::format_tag::nchw}, eng, x.data<float>());
+  memory user_w({w_dims, f32, d.groups == 1 ? memory::format_tag::oihw : memory::format_tag::goihw}, eng,
+                const_cast<float*>(layer.weight.data<float>()));
+  memory src(pd.src_desc(), eng), weights(pd.weights_desc(), eng), dst(pd.dst_desc(), eng);
+  reorder(user_src, src).execute(strm, user_src, src);
+  reorder(user_w, weights).execute(strm, user_w, weights);
+  std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_DST, dst}};
+  if (d.has_bias)
+    args.emplace(DNNL_ARG_BIAS, memory(bias_md, eng, const_cast<float*>(layer.bias.data<float>())));
+  convolution_forward conv(pd);
+  for (auto _ : state) {
+    conv.execute(strm, args);
+    strm.wait();
+  }
+  const double flops = 2.0 * static_cast<double>(d.macs()) * static_cast<double>(state.iterations());
+  state.counters["GFLOPS"] = benchmark::Counter(flops / 1e9, benchmark::Counter::kIsRate);
+  state.counters["peak_frac"] = benchmark::Counter(flops / 1e9 / (peak() * threads), benchmark::Counter::kIsRate);
+  state.SetLabel(pd.impl_info_str());
+}
+#endif
+
 void register_all() {
   for (const char* model : {"resnet18", "vgg16", "mobilenet_v2"}) {
     static std::map<std::string, std::vector<Layer>> layers;  // outlive registration
@@ -83,6 +141,16 @@ void register_all() {
             run_primitive<P>(s, layer, threads);
           })->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(0.2);
         });
+#if PRIMSEL_HAVE_DNNL
+    for (const Layer& layer : layers[model])
+      for (int threads : {1, 2}) {
+        const std::string name = std::string(model) + "/" + to_string(layer.desc) + "/onednn/threads:" +
+                                 std::to_string(threads);
+        benchmark::RegisterBenchmark(name.c_str(), [&layer, threads](benchmark::State& s) {
+          run_onednn(s, layer, threads);
+        })->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(0.2);
+      }
+#endif
   }
 }
 }  // namespace
