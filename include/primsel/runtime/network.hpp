@@ -1,0 +1,381 @@
+// Network<Searcher, Primitives>: a graph bound to the fastest primitives for this device. bind() times every
+// candidate of every node on the real shapes and weights, times the layout conversions that can meet on each edge,
+// hands the resulting SelectionProblem to the searcher, then keeps only the chosen candidates and lays out every
+// activation in one arena by liveness. run() then does inference with no allocation.
+//
+//   auto net = Network<QLearning<>>::create(zoo::build("resnet18").value()).value();
+//   net.bind({.threads = 2}).value();
+//   std::vector<Tensor> y = net.run(image).value();
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "primsel/core/cpu.hpp"
+#include "primsel/core/denormals.hpp"
+#include "primsel/core/layout_convert.hpp"
+#include "primsel/core/random.hpp"
+#include "primsel/graph/passes.hpp"
+#include "primsel/primitives/default_primitives.hpp"
+#include "primsel/runtime/candidates.hpp"
+#include "primsel/runtime/measure.hpp"
+#include "primsel/search/problem.hpp"
+
+namespace primsel {
+
+struct BindOptions {
+  int threads = 1;
+  std::uint64_t seed = 7;  ///< the searcher's seed
+  MeasureOptions measure{};
+};
+
+/// What bind() chose for one node, and what it measured.
+struct LayerBinding {
+  std::string node;
+  OpKind op = OpKind::Identity;
+  Shape input, output;
+  std::vector<std::string> candidates;
+  std::vector<double> ms;  ///< measured time of each candidate (without conversions)
+  int chosen = 0;
+  Layout input_layout = Layout::nchw, output_layout = Layout::nchw;
+};
+
+struct BindReport {
+  std::vector<LayerBinding> layers;
+  SearchResult search;
+  std::string searcher;
+  double measure_ms = 0, search_ms = 0;
+  std::size_t arena_bytes = 0, workspace_bytes = 0;
+  int conversions = 0;  ///< layout conversions inserted between layers (and at the boundary)
+};
+
+template <Searcher S, class Primitives = DefaultConvPrimitives>
+class Network {
+ public:
+  /// Optimises (BN folding, activation fusion, identity removal) and finalizes the graph.
+  static Expected<Network> create(Graph g) {
+    PRIMSEL_RETURN_IF_ERROR(optimize(g));
+    Network n;
+    n.graph_ = std::make_unique<Graph>(std::move(g));
+    return n;
+  }
+
+  const Graph& graph() const noexcept { return *graph_; }
+  bool bound() const noexcept { return !steps_.empty() || (graph_ && graph_->nodes().empty()); }
+  const BindReport& report() const noexcept { return report_; }
+
+  /// Measures, searches and plans. May be called again (e.g. with other threads): it starts over.
+  Status bind(const BindOptions& o = {}) {
+    PRIMSEL_CHECK(o.threads >= 1, ErrorCode::invalid_argument, "threads must be >= 1");
+    const Graph& g = *graph_;
+    const auto t0 = std::chrono::steady_clock::now();
+    pool_ = std::make_unique<ThreadPool>(o.threads);
+    steps_.clear(), buffers_.clear(), chosen_.clear();
+    report_ = {};
+    report_.searcher = std::string(S::name);
+
+    // 1. Candidates and their times.
+    std::vector<std::vector<Candidate>> cands(g.nodes().size());
+    SelectionProblem problem;
+    for (std::size_t i = 0; i < g.nodes().size(); ++i) {
+      PRIMSEL_ASSIGN_OR_RETURN(cands[i], node_candidates<Primitives>(g, i, o.threads));
+      const Node& n = g.nodes()[i];
+      SearchNode sn{n.name, {}, {}};
+      LayerBinding lb{n.name, n.op, n.inputs.empty() ? Shape{} : g.value(n.inputs[0]).shape,
+                      g.value(n.outputs[0]).shape, {}, {}, 0, Layout::nchw, Layout::nchw};
+      for (const Candidate& c : cands[i]) {
+        PRIMSEL_ASSIGN_OR_RETURN(const double ms, time_candidate(i, c, o));
+        sn.candidates.push_back(c.name);
+        lb.candidates.push_back(c.name);
+        lb.ms.push_back(ms);
+        double boundary = 0;  // conversions at the graph's edges are this candidate's own cost
+        for (ValueId v : data_inputs(n))
+          if (g.is_input(v)) boundary += conversion_ms(g.value(v).shape, Layout::nchw, c.input_layout);
+        for (ValueId v : g.outputs())
+          if (v == n.outputs[0]) boundary += conversion_ms(g.value(v).shape, c.output_layout, Layout::nchw);
+        sn.cost.push_back(ms + boundary);
+      }
+      problem.nodes.push_back(std::move(sn));
+      report_.layers.push_back(std::move(lb));
+    }
+    // 2. Conversions on every producer -> consumer edge.
+    for (std::size_t j = 0; j < g.nodes().size(); ++j)
+      for (ValueId v : data_inputs(g.nodes()[j])) {
+        const int i = g.value(v).producer;
+        if (i < 0) continue;
+        auto it = std::find_if(problem.edges.begin(), problem.edges.end(),
+                               [&](const SearchEdge& e) { return e.from == i && e.to == static_cast<int>(j); });
+        if (it == problem.edges.end()) {
+          problem.edges.push_back({i, static_cast<int>(j),
+                                   std::vector<double>(cands[static_cast<std::size_t>(i)].size() * cands[j].size(), 0.0)});
+          it = std::prev(problem.edges.end());
+        }
+        for (std::size_t a = 0; a < cands[static_cast<std::size_t>(i)].size(); ++a)
+          for (std::size_t b = 0; b < cands[j].size(); ++b)
+            it->cost[a * cands[j].size() + b] += conversion_ms(
+                g.value(v).shape, cands[static_cast<std::size_t>(i)][a].output_layout, cands[j][b].input_layout);
+      }
+    PRIMSEL_RETURN_IF_ERROR(problem.validate());
+    const auto t1 = std::chrono::steady_clock::now();
+    report_.measure_ms = std::chrono::duration<double, std::milli>(t1 - t0).count();
+
+    // 3. Search.
+    report_.search = S::search(problem, {.seed = o.seed});
+    report_.search_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t1).count();
+    PRIMSEL_CHECK(report_.search.binding.size() == g.nodes().size(), ErrorCode::internal,
+                  std::string(S::name) + " returned a binding of the wrong size");
+    for (std::size_t i = 0; i < g.nodes().size(); ++i) {
+      const int c = report_.search.binding[i];
+      PRIMSEL_CHECK(c >= 0 && static_cast<std::size_t>(c) < cands[i].size(), ErrorCode::internal,
+                    std::string(S::name) + " chose a candidate that does not exist", g.context_of(g.nodes()[i]));
+      chosen_.push_back(std::move(cands[i][static_cast<std::size_t>(c)]));
+      report_.layers[i].chosen = c;
+      report_.layers[i].input_layout = chosen_.back().input_layout;
+      report_.layers[i].output_layout = chosen_.back().output_layout;
+    }
+    // 4. Execution plan and arena.
+    return plan_execution();
+  }
+
+  /// Inference into preallocated nchw outputs (one per graph output): no allocation.
+  Status run(std::span<const ConstTensorView> inputs, std::span<const TensorView> outputs) {
+    const Graph& g = *graph_;
+    PRIMSEL_CHECK(bound(), ErrorCode::invalid_argument, "network '" + g.name() + "' is not bound: call bind() first");
+    PRIMSEL_CHECK(inputs.size() == g.inputs().size() && outputs.size() == g.outputs().size(),
+                  ErrorCode::invalid_argument,
+                  "network '" + g.name() + "' takes " + std::to_string(g.inputs().size()) + " input(s) and " +
+                      std::to_string(g.outputs().size()) + " output(s)");
+    for (std::size_t k = 0; k < inputs.size(); ++k) {
+      const Value& v = g.value(g.inputs()[k]);
+      PRIMSEL_CHECK(inputs[k].shape() == v.shape && inputs[k].format() == Format{}, ErrorCode::shape_mismatch,
+                    "input '" + v.name + "' must be " + to_string(v.shape) + " nchw/f32, got " +
+                        to_string(inputs[k].shape()) + " " + to_string(inputs[k].format()));
+    }
+    for (std::size_t k = 0; k < outputs.size(); ++k) {
+      const Value& v = g.value(g.outputs()[k]);
+      PRIMSEL_CHECK(outputs[k].shape() == v.shape && outputs[k].format() == Format{}, ErrorCode::shape_mismatch,
+                    "output '" + v.name + "' must be " + to_string(v.shape) + " nchw/f32, got " +
+                        to_string(outputs[k].shape()) + " " + to_string(outputs[k].format()));
+    }
+    ScopedFlushDenormals flush;
+    const Context ctx{pool_.get(), {workspace_.bytes(), workspace_.size_bytes()}};
+    std::vector<ConstTensorView>& views = scratch_views_;
+    for (const Step& s : steps_) {
+      views.clear();
+      for (int b : s.inputs) views.push_back(b < 0 ? ConstTensorView{} : view(b, inputs, outputs));
+      const TensorView out = view(s.output, inputs, outputs);
+      if (s.node < 0)
+        (void)convert(views[0], out);  // formats and shapes fixed at bind time
+      else
+        chosen_[static_cast<std::size_t>(s.node)].run(views, out, ctx);
+    }
+    return {};
+  }
+
+  /// Convenience: one nchw input, freshly allocated outputs.
+  Expected<std::vector<Tensor>> run(const Tensor& input) {
+    std::vector<Tensor> outs;
+    std::vector<TensorView> views;
+    for (ValueId v : graph_->outputs()) {
+      PRIMSEL_ASSIGN_OR_RETURN(Tensor t, Tensor::create(graph_->value(v).shape));
+      outs.push_back(std::move(t));
+    }
+    for (Tensor& t : outs) views.push_back(t.view());
+    const ConstTensorView in = input.view();
+    PRIMSEL_RETURN_IF_ERROR(run(std::span<const ConstTensorView>(&in, 1), views));
+    return outs;
+  }
+
+ private:
+  Network() = default;
+
+  /// A buffer: an activation in one layout, in the arena (or a caller's input/output).
+  struct Buffer {
+    Shape shape;
+    Layout layout = Layout::nchw;
+    std::size_t offset = 0, bytes = 0;
+    int first = 0, last = 0;  ///< steps that write it first and read it last
+    int external_input = -1, external_output = -1;
+    ConstTensorView constant;  ///< for weights passed as node inputs
+  };
+  struct Step {
+    int node = -1;  ///< -1: a layout conversion
+    std::vector<int> inputs;
+    int output = -1;
+  };
+
+  std::vector<ValueId> data_inputs(const Node& n) const {
+    std::vector<ValueId> v;
+    for (ValueId id : n.inputs)
+      if (id != no_value && !graph_->value(id).is_constant()) v.push_back(id);
+    return v;
+  }
+
+  Expected<double> time_candidate(std::size_t i, const Candidate& c, const BindOptions& o) {
+    const Graph& g = *graph_;
+    const Node& n = g.nodes()[i];
+    std::vector<Tensor> owned;
+    std::vector<ConstTensorView> views;
+    Rng rng(i + 1);
+    for (ValueId id : n.inputs) {
+      if (id == no_value) {
+        views.emplace_back();
+      } else if (g.value(id).is_constant()) {
+        views.push_back(g.value(id).constant->view());
+      } else {
+        PRIMSEL_ASSIGN_OR_RETURN(Tensor x, Tensor::create(g.value(id).shape));
+        for (float& f : x.floats()) f = static_cast<float>(rng.uniform(-1.0, 1.0));
+        PRIMSEL_ASSIGN_OR_RETURN(Tensor xl, to_layout(x, c.input_layout));
+        owned.push_back(std::move(xl));
+        views.push_back(owned.back().view());
+      }
+    }
+    PRIMSEL_ASSIGN_OR_RETURN(Tensor y, Tensor::create(g.value(n.outputs[0]).shape, Format{c.output_layout}));
+    PRIMSEL_ASSIGN_OR_RETURN(Tensor ws, Tensor::create(Shape{static_cast<std::int64_t>(c.workspace_bytes / 4 + 16)}));
+    const Context ctx{pool_.get(), {ws.bytes(), ws.size_bytes()}};
+    ScopedFlushDenormals flush;
+    return median_ms([&] { c.run(views, y.view(), ctx); }, o.measure);
+  }
+
+  /// Time of converting a tensor of `shape` between layouts (0 when they agree), measured once per key.
+  double conversion_ms(const Shape& shape, Layout from, Layout to) {
+    if (from == to) return 0.0;
+    const auto key = std::make_tuple(to_string(shape), from, to);
+    if (auto it = conversion_cache_.find(key); it != conversion_cache_.end()) return it->second;
+    Tensor src(shape, Format{from}), dst(shape, Format{to});
+    const double ms = median_ms([&] { (void)convert(src.view(), dst.view()); }, {.min_runs = 3, .cap_ms = 50});
+    conversion_cache_[key] = ms;
+    return ms;
+  }
+
+  /// Steps in node order with conversions where layouts disagree; buffers placed in one arena by liveness.
+  Status plan_execution() {
+    const Graph& g = *graph_;
+    std::map<std::pair<ValueId, Layout>, int> buffer_of;  // (value, layout) -> buffer
+    auto add_buffer = [&](ValueId v, Layout l) {
+      buffers_.push_back(Buffer{g.value(v).shape, l, 0, 0, 0, 0, -1, -1, {}});
+      const int b = static_cast<int>(buffers_.size()) - 1;
+      buffer_of[{v, l}] = b;
+      return b;
+    };
+    for (std::size_t k = 0; k < g.inputs().size(); ++k) buffers_[static_cast<std::size_t>(add_buffer(g.inputs()[k], Layout::nchw))].external_input = static_cast<int>(k);
+    auto need = [&](ValueId v, Layout l) -> int {  // the buffer of v in layout l, converting if needed
+      if (auto it = buffer_of.find({v, l}); it != buffer_of.end()) return it->second;
+      const Value& val = g.value(v);
+      const Layout home = val.producer >= 0 ? chosen_[static_cast<std::size_t>(val.producer)].output_layout : Layout::nchw;
+      const int src = buffer_of.at({v, home});
+      const int dst = add_buffer(v, l);
+      steps_.push_back({-1, {src}, dst});
+      ++report_.conversions;
+      return dst;
+    };
+    for (std::size_t i = 0; i < g.nodes().size(); ++i) {
+      const Node& n = g.nodes()[i];
+      Step s{static_cast<int>(i), {}, -1};
+      for (ValueId id : n.inputs) {
+        if (id == no_value) {
+          s.inputs.push_back(-1);
+        } else if (g.value(id).is_constant()) {
+          buffers_.push_back(Buffer{g.value(id).shape, Layout::nchw, 0, 0, 0, 0, -1, -1, g.value(id).constant->view()});
+          s.inputs.push_back(static_cast<int>(buffers_.size()) - 1);
+        } else {
+          s.inputs.push_back(need(id, chosen_[i].input_layout));
+        }
+      }
+      s.output = add_buffer(n.outputs[0], chosen_[i].output_layout);
+      steps_.push_back(std::move(s));
+    }
+    for (std::size_t k = 0; k < g.outputs().size(); ++k) {  // into the caller's nchw output
+      const ValueId v = g.outputs()[k];
+      const Value& val = g.value(v);
+      const Layout home = val.producer >= 0 ? chosen_[static_cast<std::size_t>(val.producer)].output_layout : Layout::nchw;
+      const int dst = static_cast<int>(buffers_.size());
+      buffers_.push_back(Buffer{val.shape, Layout::nchw, 0, 0, 0, 0, -1, static_cast<int>(k), {}});
+      steps_.push_back({-1, {buffer_of.at({v, home})}, dst});
+      if (home != Layout::nchw) ++report_.conversions;
+    }
+    // Liveness: first write and last read of every arena buffer.
+    for (Buffer& b : buffers_) b.first = -1, b.last = -1;
+    for (std::size_t s = 0; s < steps_.size(); ++s) {
+      for (int b : steps_[s].inputs)
+        if (b >= 0) buffers_[static_cast<std::size_t>(b)].last = static_cast<int>(s);
+      Buffer& out = buffers_[static_cast<std::size_t>(steps_[s].output)];
+      if (out.first < 0) out.first = static_cast<int>(s);
+      out.last = std::max(out.last, static_cast<int>(s));
+    }
+    // First fit, largest first, among buffers whose lifetimes overlap.
+    std::vector<int> order;
+    for (std::size_t b = 0; b < buffers_.size(); ++b) {
+      Buffer& buf = buffers_[b];
+      if (buf.external_input >= 0 || buf.external_output >= 0 || buf.constant.bytes() != nullptr) continue;
+      buf.bytes = (static_cast<std::size_t>(storage_elements(buf.shape, buf.layout)) * 4 + tensor_alignment - 1) /
+                  tensor_alignment * tensor_alignment;
+      order.push_back(static_cast<int>(b));
+    }
+    std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
+      return buffers_[static_cast<std::size_t>(a)].bytes > buffers_[static_cast<std::size_t>(b)].bytes;
+    });
+    std::vector<int> placed;
+    std::size_t arena = 0;
+    for (int b : order) {
+      Buffer& buf = buffers_[static_cast<std::size_t>(b)];
+      std::vector<std::pair<std::size_t, std::size_t>> busy;
+      for (int p : placed) {
+        const Buffer& o = buffers_[static_cast<std::size_t>(p)];
+        if (o.first <= buf.last && buf.first <= o.last) busy.emplace_back(o.offset, o.offset + o.bytes);
+      }
+      std::sort(busy.begin(), busy.end());
+      std::size_t offset = 0;
+      for (auto [lo, hi] : busy) {
+        if (offset + buf.bytes <= lo) break;
+        offset = std::max(offset, hi);
+      }
+      buf.offset = offset;
+      arena = std::max(arena, offset + buf.bytes);
+      placed.push_back(b);
+    }
+    PRIMSEL_ASSIGN_OR_RETURN(arena_, Tensor::create(Shape{static_cast<std::int64_t>(arena / 4 + 1)}));
+    std::size_t ws = 0;
+    for (const Candidate& c : chosen_) ws = std::max(ws, c.workspace_bytes);
+    PRIMSEL_ASSIGN_OR_RETURN(workspace_, Tensor::create(Shape{static_cast<std::int64_t>(ws / 4 + 16)}));
+    std::size_t max_inputs = 1;
+    for (const Step& st : steps_) max_inputs = std::max(max_inputs, st.inputs.size());
+    scratch_views_.reserve(max_inputs);  // run() must not allocate
+    report_.arena_bytes = arena;
+    report_.workspace_bytes = ws;
+    return {};
+  }
+
+  TensorView view(int b, std::span<const ConstTensorView> inputs, std::span<const TensorView> outputs) const {
+    const Buffer& buf = buffers_[static_cast<std::size_t>(b)];
+    if (buf.external_input >= 0) {  // read only: the const_cast never writes
+      const ConstTensorView& v = inputs[static_cast<std::size_t>(buf.external_input)];
+      return TensorView(const_cast<std::byte*>(v.bytes()), v.shape(), v.format());
+    }
+    if (buf.external_output >= 0) return outputs[static_cast<std::size_t>(buf.external_output)];
+    if (buf.constant.bytes() != nullptr)
+      return TensorView(const_cast<std::byte*>(buf.constant.bytes()), buf.constant.shape(), buf.constant.format());
+    return TensorView(const_cast<std::byte*>(arena_.bytes()) + buf.offset, buf.shape, Format{buf.layout});
+  }
+
+  std::unique_ptr<Graph> graph_;  // stable address: candidates refer to it
+  std::unique_ptr<ThreadPool> pool_;
+  std::vector<Candidate> chosen_;
+  std::vector<Buffer> buffers_;
+  std::vector<Step> steps_;
+  Tensor arena_, workspace_;
+  BindReport report_;
+  std::vector<ConstTensorView> scratch_views_;
+  std::map<std::tuple<std::string, Layout, Layout>, double> conversion_cache_;
+};
+
+}  // namespace primsel

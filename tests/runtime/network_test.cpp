@@ -1,0 +1,86 @@
+// Network end to end: every searcher binds and runs zoo models, and the output equals the reference executor's
+// within the loosest tolerance of the primitives it may pick (Winograd F(6,3): 1e-4 of the output's magnitude per
+// layer; through a dozen layers we allow 1e-3).
+#include <catch2/catch.hpp>
+
+#include <cmath>
+
+#include "primsel/runtime/network.hpp"
+#include "primsel/runtime/reference_executor.hpp"
+#include "primsel/search/searchers.hpp"
+#include "primsel/zoo/zoo.hpp"
+
+using namespace primsel;
+
+namespace {
+
+constexpr MeasureOptions quick{.warmup = 0, .min_runs = 1, .max_runs = 1};
+
+double relative_error(const Tensor& expected, const Tensor& got) {
+  double max_ref = 0, max_err = 0;
+  const auto e = expected.floats(), g = got.floats();
+  for (std::size_t i = 0; i < e.size(); ++i) {
+    max_ref = std::max(max_ref, std::abs(static_cast<double>(e[i])));
+    max_err = std::max(max_err, std::isnan(g[i]) ? INFINITY : std::abs(static_cast<double>(e[i]) - g[i]));
+  }
+  return max_err / std::max(max_ref, 1e-12);
+}
+
+template <Searcher S>
+void check_model(const char* model, int threads) {
+  INFO(model << " with " << S::name << ", " << threads << " thread(s)");
+  Graph g = zoo::build(model).value();
+  Graph reference_graph = g;
+  auto net = Network<S>::create(std::move(g));
+  REQUIRE(net.ok());
+  const Status bound = net->bind({.threads = threads, .measure = quick});
+  INFO((bound.ok() ? "" : bound.error().what()));
+  REQUIRE(bound.ok());
+  const Shape in_shape = net->graph().value(net->graph().inputs()[0]).shape;
+  const Tensor x = zoo::random_input(in_shape, 3);
+  auto got = net->run(x);
+  REQUIRE(got.ok());
+  auto expected = run_reference(reference_graph, x);
+  REQUIRE(expected.ok());
+  REQUIRE(got->size() == expected->size());
+  for (std::size_t k = 0; k < got->size(); ++k) CHECK(relative_error((*expected)[k], (*got)[k]) < 1e-3);
+  // Every node bound to one of its own candidates, and the report agrees with the search.
+  const BindReport& r = net->report();
+  REQUIRE(r.layers.size() == net->graph().nodes().size());
+  for (std::size_t i = 0; i < r.layers.size(); ++i) {
+    CHECK(r.layers[i].chosen == r.search.binding[i]);
+    CHECK(static_cast<std::size_t>(r.layers[i].chosen) < r.layers[i].candidates.size());
+  }
+  // A second run gives the same output (no state leaks between runs through the arena).
+  auto again = net->run(x);
+  REQUIRE(again.ok());
+  CHECK(std::equal((*again)[0].floats().begin(), (*again)[0].floats().end(), (*got)[0].floats().begin()));
+}
+
+}  // namespace
+
+TEMPLATE_TEST_CASE("a bound lenet5 equals the reference under every searcher", "", Greedy, Exact<>, QLearning<>,
+                   RandomSearch<>, Fixed<"im2col_gemm">, Fixed<"direct_nchwc">) {
+  check_model<TestType>("lenet5", 1);
+}
+
+TEST_CASE("bound zoo models equal the reference") {
+  check_model<Exact<>>("squeezenet1_1", 2);
+  check_model<QLearning<>>("mobilenet_v2", 1);
+  check_model<Greedy>("resnet18", 2);
+}
+
+TEST_CASE("network errors name what is wrong") {
+  auto net = Network<Greedy>::create(zoo::build("lenet5").value());
+  REQUIRE(net.ok());
+  const Tensor x = zoo::random_input(net->graph().value(net->graph().inputs()[0]).shape, 1);
+  auto unbound = net->run(x);
+  REQUIRE_FALSE(unbound.ok());
+  CHECK(std::string(unbound.error().what()).find("not bound") != std::string::npos);
+  REQUIRE(net->bind({.measure = quick}).ok());
+  auto wrong = net->run(Tensor({1, 2, 3, 4}));
+  REQUIRE_FALSE(wrong.ok());
+  CHECK(wrong.error().code() == ErrorCode::shape_mismatch);
+  CHECK(std::string(wrong.error().what()).find("must be") != std::string::npos);
+  CHECK_FALSE(net->bind({.threads = 0}).ok());
+}
