@@ -60,7 +60,7 @@ void check_model(const char* model, int threads) {
 }  // namespace
 
 TEMPLATE_TEST_CASE("a bound lenet5 equals the reference under every searcher", "", Greedy, Exact<>, QLearning<>,
-                   RandomSearch<>, Fixed<"im2col_gemm">, Fixed<"direct_nchwc">) {
+                   RandomSearch<>, Fixed<Im2colGemm>, Fixed<DirectNchwc>) {
   check_model<TestType>("lenet5", 1);
 }
 

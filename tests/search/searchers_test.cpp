@@ -13,6 +13,13 @@ using namespace primsel;
 
 namespace {
 
+struct P1 {
+  static constexpr std::string_view name = "p1";
+};
+struct P2 {
+  static constexpr std::string_view name = "p2";
+};
+
 enum class Shape { chain, residual, dense };
 
 std::string label(char prefix, std::size_t i) {  // not prefix + to_string(i): GCC 12 -Wrestrict false positive
@@ -111,7 +118,7 @@ TEST_CASE("every searcher returns a valid, reproducible binding with a monotone 
     for (std::uint64_t seed : {3u, 4u}) {
       const SelectionProblem p = random_problem(9, 4, shape, seed);
       check_contract<Greedy>(p);
-      check_contract<Fixed<"p1">>(p);
+      check_contract<Fixed<P1>>(p);
       check_contract<RandomSearch<RandomConfig{.samples = 50}>>(p);
       check_contract<Exact<>>(p);
       check_contract<QLearning<>>(p);
@@ -122,7 +129,7 @@ TEST_CASE("every searcher returns a valid, reproducible binding with a monotone 
 TEST_CASE("greedy takes each node's cheapest candidate; fixed takes its primitive wherever offered") {
   const SelectionProblem p = random_problem(10, 4, Shape::residual, 9);
   const SearchResult g = Greedy::search(p);
-  const SearchResult f = Fixed<"p2">::search(p);
+  const SearchResult f = Fixed<P2>::search(p);
   for (std::size_t i = 0; i < p.size(); ++i) {
     const auto& c = p.nodes[i].cost;
     CHECK(g.binding[i] == std::min_element(c.begin(), c.end()) - c.begin());

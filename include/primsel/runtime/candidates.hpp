@@ -16,26 +16,33 @@
 
 namespace primsel {
 
+/// A planned candidate: inputs are one view per node input (constants included, empty for an omitted optional
+/// input); it owns whatever it planned (packed weights).
+using Runner = std::function<void(std::span<const ConstTensorView> inputs, TensorView output, const Context& ctx)>;
+
 /// One way to run one node. Every data (non-constant) input is read in `input_layout`; constants as stored.
+/// `instantiate` plans it (packs weights): the network plans a candidate to time it, drops it, and plans again
+/// only the chosen one, so memory never holds every primitive's weights at once.
 struct Candidate {
   std::string name;
   Layout input_layout = Layout::nchw;
   Layout output_layout = Layout::nchw;
   std::size_t workspace_bytes = 0;
-  /// inputs: one view per node input (constants included, empty for omitted optional inputs).
-  std::function<void(std::span<const ConstTensorView> inputs, TensorView output, const Context& ctx)> run;
+  std::function<Expected<Runner>()> instantiate;
 };
 
 namespace detail {
 
 template <ConvPrimitive P>
-Expected<Candidate> conv_candidate(const ConvDesc& d, const ConvWeights& w, int threads) {
-  PRIMSEL_ASSIGN_OR_RETURN(typename P::Plan plan, P::plan(d, w));
-  auto shared = std::make_shared<typename P::Plan>(std::move(plan));
+Candidate conv_candidate(const ConvDesc& d, const ConvWeights& w, int threads, ErrorContext ctx) {
   return Candidate{std::string(P::name), P::input_format(d).layout, P::output_format(d).layout,
-                   P::workspace_bytes(d, threads),
-                   [shared](std::span<const ConstTensorView> in, TensorView out, const Context& ctx) {
-                     P::run(*shared, in[0], out, ctx);
+                   P::workspace_bytes(d, threads), [d, w, ctx]() -> Expected<Runner> {
+                     auto plan = P::plan(d, w);
+                     if (!plan) return Error(std::move(plan).error()).with_context(ctx);
+                     auto shared = std::make_shared<typename P::Plan>(std::move(*plan));
+                     return Runner([shared](std::span<const ConstTensorView> in, TensorView out, const Context& c) {
+                       P::run(*shared, in[0], out, c);
+                     });
                    }};
 }
 
@@ -57,25 +64,19 @@ Expected<std::vector<Candidate>> node_candidates(const Graph& g, std::size_t ind
                   "convolution bias must be a constant", g.context_of(n));
     const ConvWeights w{weight.constant->view(),
                         has_bias ? ConstTensorView(g.value(n.inputs[2]).constant->view()) : ConstTensorView{}};
-    Status failed;
     Primitives::for_each([&]<class P>() {
-      if (!failed.ok() || !P::supports(d)) return;
-      auto c = detail::conv_candidate<P>(d, w, threads);
-      if (c)
-        out.push_back(std::move(*c));
-      else
-        failed = Error(std::move(c).error()).with_context(g.context_of(n));
+      if (P::supports(d)) out.push_back(detail::conv_candidate<P>(d, w, threads, g.context_of(n)));
     });
-    PRIMSEL_RETURN_IF_ERROR(failed);
     PRIMSEL_CHECK(!out.empty(), ErrorCode::unsupported, "no primitive in the list supports " + to_string(d),
                   g.context_of(n));
     return out;
   }
   const Graph* graph = &g;
-  out.push_back(Candidate{"reference", Layout::nchw, Layout::nchw, 0,
-                          [graph, index](std::span<const ConstTensorView> in, TensorView y, const Context&) {
-                            // Shapes and formats were checked when the network was bound.
-                            (void)reference::run_node(*graph, graph->nodes()[index], in, y);
+  out.push_back(Candidate{"reference", Layout::nchw, Layout::nchw, 0, [graph, index]() -> Expected<Runner> {
+                            return Runner([graph, index](std::span<const ConstTensorView> in, TensorView y, const Context&) {
+                              // Shapes and formats were checked when the network was bound.
+                              (void)reference::run_node(*graph, graph->nodes()[index], in, y);
+                            });
                           }});
   return out;
 }

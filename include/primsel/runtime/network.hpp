@@ -73,26 +73,56 @@ class Network {
   bool bound() const noexcept { return !steps_.empty() || (graph_ && graph_->nodes().empty()); }
   const BindReport& report() const noexcept { return report_; }
 
-  /// Measures, searches and plans. May be called again (e.g. with other threads): it starts over.
-  Status bind(const BindOptions& o = {}) {
+  /// Measures (once per thread count), searches with S and plans. May be called again: it starts over.
+  Status bind(const BindOptions& o = {}) { return bind_with<S>(o); }
+
+  /// bind() with another searcher on the same measurements: how baselines (Greedy, Fixed<...>) are compared
+  /// against the network's own searcher without measuring twice.
+  template <Searcher T>
+  Status bind_with(const BindOptions& o = {}) {
+    PRIMSEL_CHECK(o.threads >= 1, ErrorCode::invalid_argument, "threads must be >= 1");
+    if (!measured_ || measured_threads_ != o.threads) PRIMSEL_RETURN_IF_ERROR(measure(o));
+    const Graph& g = *graph_;
+    steps_.clear(), buffers_.clear(), chosen_.clear();
+    report_.searcher = std::string(T::name);
+    report_.conversions = 0;
+    const auto t0 = std::chrono::steady_clock::now();
+    report_.search = T::search(problem_, {.seed = o.seed});
+    report_.search_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    PRIMSEL_CHECK(report_.search.binding.size() == g.nodes().size(), ErrorCode::internal,
+                  std::string(T::name) + " returned a binding of the wrong size");
+    for (std::size_t i = 0; i < g.nodes().size(); ++i) {
+      const int c = report_.search.binding[i];
+      PRIMSEL_CHECK(c >= 0 && static_cast<std::size_t>(c) < cands_[i].size(), ErrorCode::internal,
+                    std::string(T::name) + " chose a candidate that does not exist", g.context_of(g.nodes()[i]));
+      const Candidate& cand = cands_[i][static_cast<std::size_t>(c)];
+      PRIMSEL_ASSIGN_OR_RETURN(Runner r, cand.instantiate());
+      chosen_.push_back({cand.input_layout, cand.output_layout, cand.workspace_bytes, std::move(r)});
+      report_.layers[i].chosen = c;
+      report_.layers[i].input_layout = cand.input_layout;
+      report_.layers[i].output_layout = cand.output_layout;
+    }
+    return plan_execution();
+  }
+
+  /// Times every candidate of every node and every conversion, on `o.threads` threads.
+  Status measure(const BindOptions& o = {}) {
     PRIMSEL_CHECK(o.threads >= 1, ErrorCode::invalid_argument, "threads must be >= 1");
     const Graph& g = *graph_;
     const auto t0 = std::chrono::steady_clock::now();
     pool_ = std::make_unique<ThreadPool>(o.threads);
+    measured_ = false;
     steps_.clear(), buffers_.clear(), chosen_.clear();
     report_ = {};
-    report_.searcher = std::string(S::name);
-
-    // 1. Candidates and their times.
-    std::vector<std::vector<Candidate>> cands(g.nodes().size());
-    SelectionProblem problem;
+    problem_ = {};
+    cands_.assign(g.nodes().size(), {});
     for (std::size_t i = 0; i < g.nodes().size(); ++i) {
-      PRIMSEL_ASSIGN_OR_RETURN(cands[i], node_candidates<Primitives>(g, i, o.threads));
+      PRIMSEL_ASSIGN_OR_RETURN(cands_[i], node_candidates<Primitives>(g, i, o.threads));
       const Node& n = g.nodes()[i];
       SearchNode sn{n.name, {}, {}};
       LayerBinding lb{n.name, n.op, n.inputs.empty() ? Shape{} : g.value(n.inputs[0]).shape,
                       g.value(n.outputs[0]).shape, {}, {}, 0, Layout::nchw, Layout::nchw};
-      for (const Candidate& c : cands[i]) {
+      for (const Candidate& c : cands_[i]) {
         PRIMSEL_ASSIGN_OR_RETURN(const double ms, time_candidate(i, c, o));
         sn.candidates.push_back(c.name);
         lb.candidates.push_back(c.name);
@@ -104,47 +134,35 @@ class Network {
           if (v == n.outputs[0]) boundary += conversion_ms(g.value(v).shape, c.output_layout, Layout::nchw);
         sn.cost.push_back(ms + boundary);
       }
-      problem.nodes.push_back(std::move(sn));
+      problem_.nodes.push_back(std::move(sn));
       report_.layers.push_back(std::move(lb));
     }
-    // 2. Conversions on every producer -> consumer edge.
+    // Conversions on every producer -> consumer edge.
     for (std::size_t j = 0; j < g.nodes().size(); ++j)
       for (ValueId v : data_inputs(g.nodes()[j])) {
         const int i = g.value(v).producer;
         if (i < 0) continue;
-        auto it = std::find_if(problem.edges.begin(), problem.edges.end(),
+        const auto& from = cands_[static_cast<std::size_t>(i)];
+        auto it = std::find_if(problem_.edges.begin(), problem_.edges.end(),
                                [&](const SearchEdge& e) { return e.from == i && e.to == static_cast<int>(j); });
-        if (it == problem.edges.end()) {
-          problem.edges.push_back({i, static_cast<int>(j),
-                                   std::vector<double>(cands[static_cast<std::size_t>(i)].size() * cands[j].size(), 0.0)});
-          it = std::prev(problem.edges.end());
+        if (it == problem_.edges.end()) {
+          problem_.edges.push_back({i, static_cast<int>(j), std::vector<double>(from.size() * cands_[j].size(), 0.0)});
+          it = std::prev(problem_.edges.end());
         }
-        for (std::size_t a = 0; a < cands[static_cast<std::size_t>(i)].size(); ++a)
-          for (std::size_t b = 0; b < cands[j].size(); ++b)
-            it->cost[a * cands[j].size() + b] += conversion_ms(
-                g.value(v).shape, cands[static_cast<std::size_t>(i)][a].output_layout, cands[j][b].input_layout);
+        for (std::size_t a = 0; a < from.size(); ++a)
+          for (std::size_t b = 0; b < cands_[j].size(); ++b)
+            it->cost[a * cands_[j].size() + b] +=
+                conversion_ms(g.value(v).shape, from[a].output_layout, cands_[j][b].input_layout);
       }
-    PRIMSEL_RETURN_IF_ERROR(problem.validate());
-    const auto t1 = std::chrono::steady_clock::now();
-    report_.measure_ms = std::chrono::duration<double, std::milli>(t1 - t0).count();
-
-    // 3. Search.
-    report_.search = S::search(problem, {.seed = o.seed});
-    report_.search_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t1).count();
-    PRIMSEL_CHECK(report_.search.binding.size() == g.nodes().size(), ErrorCode::internal,
-                  std::string(S::name) + " returned a binding of the wrong size");
-    for (std::size_t i = 0; i < g.nodes().size(); ++i) {
-      const int c = report_.search.binding[i];
-      PRIMSEL_CHECK(c >= 0 && static_cast<std::size_t>(c) < cands[i].size(), ErrorCode::internal,
-                    std::string(S::name) + " chose a candidate that does not exist", g.context_of(g.nodes()[i]));
-      chosen_.push_back(std::move(cands[i][static_cast<std::size_t>(c)]));
-      report_.layers[i].chosen = c;
-      report_.layers[i].input_layout = chosen_.back().input_layout;
-      report_.layers[i].output_layout = chosen_.back().output_layout;
-    }
-    // 4. Execution plan and arena.
-    return plan_execution();
+    PRIMSEL_RETURN_IF_ERROR(problem_.validate());
+    report_.measure_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    measured_ = true;
+    measured_threads_ = o.threads;
+    return {};
   }
+
+  /// The measured cost model (after measure() or bind()).
+  const SelectionProblem& problem() const noexcept { return problem_; }
 
   /// Inference into preallocated nchw outputs (one per graph output): no allocation.
   Status run(std::span<const ConstTensorView> inputs, std::span<const TensorView> outputs) {
@@ -242,8 +260,9 @@ class Network {
     PRIMSEL_ASSIGN_OR_RETURN(Tensor y, Tensor::create(g.value(n.outputs[0]).shape, Format{c.output_layout}));
     PRIMSEL_ASSIGN_OR_RETURN(Tensor ws, Tensor::create(Shape{static_cast<std::int64_t>(c.workspace_bytes / 4 + 16)}));
     const Context ctx{pool_.get(), {ws.bytes(), ws.size_bytes()}};
+    PRIMSEL_ASSIGN_OR_RETURN(const Runner run, c.instantiate());
     ScopedFlushDenormals flush;
-    return median_ms([&] { c.run(views, y.view(), ctx); }, o.measure);
+    return median_ms([&] { run(views, y.view(), ctx); }, o.measure);
   }
 
   /// Time of converting a tensor of `shape` between layouts (0 when they agree), measured once per key.
@@ -345,7 +364,7 @@ class Network {
     }
     PRIMSEL_ASSIGN_OR_RETURN(arena_, Tensor::create(Shape{static_cast<std::int64_t>(arena / 4 + 1)}));
     std::size_t ws = 0;
-    for (const Candidate& c : chosen_) ws = std::max(ws, c.workspace_bytes);
+    for (const Chosen& c : chosen_) ws = std::max(ws, c.workspace_bytes);
     PRIMSEL_ASSIGN_OR_RETURN(workspace_, Tensor::create(Shape{static_cast<std::int64_t>(ws / 4 + 16)}));
     std::size_t max_inputs = 1;
     for (const Step& st : steps_) max_inputs = std::max(max_inputs, st.inputs.size());
@@ -369,7 +388,16 @@ class Network {
 
   std::unique_ptr<Graph> graph_;  // stable address: candidates refer to it
   std::unique_ptr<ThreadPool> pool_;
-  std::vector<Candidate> chosen_;
+  struct Chosen {
+    Layout input_layout, output_layout;
+    std::size_t workspace_bytes;
+    Runner run;
+  };
+  std::vector<std::vector<Candidate>> cands_;
+  SelectionProblem problem_;
+  bool measured_ = false;
+  int measured_threads_ = 0;
+  std::vector<Chosen> chosen_;
   std::vector<Buffer> buffers_;
   std::vector<Step> steps_;
   Tensor arena_, workspace_;

@@ -1,4 +1,4 @@
-// Fixed<"im2col_gemm">: one primitive family wherever it applies — the "single library" baseline (a network run
+// Fixed<Im2colGemm>: one primitive family wherever it applies — the "single library" baseline (a network run
 // entirely on one backend). Layers the family does not support take their fastest candidate, as a single-backend
 // runtime would fall back to its generic path.
 #pragma once
@@ -12,24 +12,20 @@
 
 namespace primsel {
 
-/// A primitive name as a compile-time value: `Fixed<"winograd_f43">`.
-template <std::size_t N>
-struct FixedName {
-  char text[N]{};
-  constexpr FixedName(const char (&s)[N]) { std::copy_n(s, N, text); }
-  constexpr std::string_view view() const { return {text, N - 1}; }
-};
-
-template <FixedName Primitive>
+/// The baseline for one primitive: any type with a `name` (a primitive, or a tag type naming one).
+template <class Primitive>
 struct Fixed {
   static constexpr std::string_view name = "fixed";
-  static constexpr std::string_view primitive = Primitive.view();
+  static constexpr std::string_view primitive = Primitive::name;
 
-  static SearchResult search(const SelectionProblem& p, const SearchOptions& = {}) {
+  static SearchResult search(const SelectionProblem& p, const SearchOptions& o = {}) { return by_name(p, primitive, o); }
+
+  /// The same rule for a primitive named at run time (`primsel-bench --searcher fixed:<name>`).
+  static SearchResult by_name(const SelectionProblem& p, std::string_view wanted, const SearchOptions& = {}) {
     SearchResult r;
     std::size_t fallbacks = 0;
     for (const SearchNode& n : p.nodes) {
-      const auto it = std::find(n.candidates.begin(), n.candidates.end(), primitive);
+      const auto it = std::find(n.candidates.begin(), n.candidates.end(), wanted);
       if (it != n.candidates.end()) {
         r.binding.push_back(static_cast<int>(it - n.candidates.begin()));
       } else {
@@ -39,7 +35,7 @@ struct Fixed {
     }
     r.cost = p.cost(r.binding);
     r.trace = {r.cost};
-    r.note = std::string(primitive) + " on " + std::to_string(p.size() - fallbacks) + " of " +
+    r.note = std::string(wanted) + " on " + std::to_string(p.size() - fallbacks) + " of " +
              std::to_string(p.size()) + " nodes; the rest take their fastest candidate";
     return r;
   }
