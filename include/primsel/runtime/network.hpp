@@ -10,6 +10,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
+#include <fstream>
 #include <cstring>
 #include <functional>
 #include <map>
@@ -28,6 +30,8 @@
 #include "primsel/primitives/default_primitives.hpp"
 #include "primsel/runtime/candidates.hpp"
 #include "primsel/runtime/measure.hpp"
+#include "primsel/runtime/tuning_cache.hpp"
+#include "primsel/version.hpp"
 #include "primsel/search/problem.hpp"
 
 namespace primsel {
@@ -36,6 +40,11 @@ struct BindOptions {
   int threads = 1;
   std::uint64_t seed = 7;  ///< the searcher's seed
   MeasureOptions measure{};
+  /// Tuning cache file: read to skip measuring (and searching, for a searcher + seed seen before), written after.
+  /// Empty: no cache.
+  std::string cache_path;
+  /// Where a rejected cache is reported (one line); default: stderr. The reason is also in BindReport::cache_note.
+  std::function<void(std::string_view)> warn;
 };
 
 /// What bind() chose for one node, and what it measured.
@@ -56,6 +65,9 @@ struct BindReport {
   double measure_ms = 0, search_ms = 0;
   std::size_t arena_bytes = 0, workspace_bytes = 0;
   int conversions = 0;  ///< layout conversions inserted between layers (and at the boundary)
+  bool measured_from_cache = false;
+  bool searched_from_cache = false;
+  std::string cache_note;  ///< why the cache was not used, if it was not
 };
 
 template <Searcher S, class Primitives = DefaultConvPrimitives>
@@ -81,13 +93,24 @@ class Network {
   template <Searcher T>
   Status bind_with(const BindOptions& o = {}) {
     PRIMSEL_CHECK(o.threads >= 1, ErrorCode::invalid_argument, "threads must be >= 1");
-    if (!measured_ || measured_threads_ != o.threads) PRIMSEL_RETURN_IF_ERROR(measure(o));
+    if (!measured_ || measured_threads_ != o.threads || cache_path_ != o.cache_path) PRIMSEL_RETURN_IF_ERROR(measure(o));
     const Graph& g = *graph_;
     steps_.clear(), buffers_.clear(), chosen_.clear();
     report_.searcher = std::string(T::name);
     report_.conversions = 0;
     const auto t0 = std::chrono::steady_clock::now();
-    report_.search = T::search(problem_, {.seed = o.seed});
+    const std::string key = std::string(T::name) + " " + std::to_string(o.seed);
+    if (auto it = record_.bindings.find(key); it != record_.bindings.end()) {
+      report_.search = {it->second, problem_.cost(it->second), {problem_.cost(it->second)}, false, "from the tuning cache"};
+      report_.searched_from_cache = true;
+    } else {
+      report_.search = T::search(problem_, {.seed = o.seed});
+      report_.searched_from_cache = false;
+      if (!o.cache_path.empty()) {
+        record_.bindings[key] = report_.search.binding;
+        if (Status s = save_tuning_cache(o.cache_path, record_); !s) warn(o, s.error().what());
+      }
+    }
     report_.search_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     PRIMSEL_CHECK(report_.search.binding.size() == g.nodes().size(), ErrorCode::internal,
                   std::string(T::name) + " returned a binding of the wrong size");
@@ -115,9 +138,45 @@ class Network {
     steps_.clear(), buffers_.clear(), chosen_.clear();
     report_ = {};
     problem_ = {};
+    record_ = {};
+    cache_path_ = o.cache_path;
     cands_.assign(g.nodes().size(), {});
     for (std::size_t i = 0; i < g.nodes().size(); ++i) {
       PRIMSEL_ASSIGN_OR_RETURN(cands_[i], node_candidates<Primitives>(g, i, o.threads));
+    }
+    record_.device = device_signature(o.threads);
+    record_.model = model_key();
+    if (!o.cache_path.empty()) {
+      if (auto cached = load_tuning_cache(o.cache_path); !cached) {
+        if (cached.error().code() != ErrorCode::io_error || std::ifstream(o.cache_path).good()) {
+          report_.cache_note = std::string("ignoring the tuning cache: ") + cached.error().what();
+          warn(o, report_.cache_note);
+        } else {
+          report_.cache_note = "no tuning cache yet at '" + o.cache_path + "'";
+        }
+      } else if (cached->device != record_.device) {
+        report_.cache_note = "ignoring the tuning cache: it is for device '" + cached->device + "', this is '" + record_.device + "'";
+        warn(o, report_.cache_note);
+      } else if (cached->model != record_.model) {
+        report_.cache_note = "ignoring the tuning cache '" + o.cache_path + "': it is for another model or primitive list";
+        warn(o, report_.cache_note);
+      } else {
+        record_ = std::move(*cached);
+        problem_ = record_.problem;
+        for (std::size_t i = 0; i < g.nodes().size(); ++i) {
+          const Node& n = g.nodes()[i];
+          report_.layers.push_back({n.name, n.op, n.inputs.empty() ? Shape{} : g.value(n.inputs[0]).shape,
+                                    g.value(n.outputs[0]).shape, problem_.nodes[i].candidates, problem_.nodes[i].cost,
+                                    0, Layout::nchw, Layout::nchw});
+        }
+        report_.measured_from_cache = true;
+        report_.measure_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+        measured_ = true;
+        measured_threads_ = o.threads;
+        return {};
+      }
+    }
+    for (std::size_t i = 0; i < g.nodes().size(); ++i) {
       const Node& n = g.nodes()[i];
       SearchNode sn{n.name, {}, {}};
       LayerBinding lb{n.name, n.op, n.inputs.empty() ? Shape{} : g.value(n.inputs[0]).shape,
@@ -156,6 +215,9 @@ class Network {
       }
     PRIMSEL_RETURN_IF_ERROR(problem_.validate());
     report_.measure_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    record_.problem = problem_;
+    if (!o.cache_path.empty())
+      if (Status s = save_tuning_cache(o.cache_path, record_); !s) warn(o, s.error().what());
     measured_ = true;
     measured_threads_ = o.threads;
     return {};
@@ -230,6 +292,41 @@ class Network {
     std::vector<int> inputs;
     int output = -1;
   };
+
+  static void warn(const BindOptions& o, std::string_view message) {
+    if (o.warn) {
+      o.warn(message);
+    } else {
+      std::fprintf(stderr, "primsel: warning: %.*s\n", static_cast<int>(message.size()), message.data());
+    }
+  }
+
+  /// What the cache is valid for: this CPU, ISA, thread count and primsel version.
+  static std::string device_signature(int threads) {
+    return cpu_name() + "|" + std::string(simd::isa) + "|threads=" + std::to_string(threads) + "|primsel=" + version_string;
+  }
+
+  /// The graph's structure (ops, names, shapes, convolution descriptors) and each node's candidate names.
+  std::string model_key() const {
+    const Graph& g = *graph_;
+    std::string s = g.name();  // appended piecewise: `"x" + std::string&&` trips GCC 12's -Wrestrict
+    auto add = [&s](std::string_view piece) {
+      s += ' ';
+      s += piece;
+    };
+    for (std::size_t i = 0; i < g.nodes().size(); ++i) {
+      const Node& n = g.nodes()[i];
+      add("|");
+      add(to_string(n.op));
+      add(n.name);
+      for (ValueId v : n.inputs) add(v == no_value ? std::string("-") : to_string(g.value(v).shape));
+      add("->");
+      add(to_string(g.value(n.outputs[0]).shape));
+      if (n.op == OpKind::Conv) add(to_string(conv_desc(g, n)));
+      for (const Candidate& c : cands_[i]) add(c.name);
+    }
+    return hex64(fnv1a(s));
+  }
 
   std::vector<ValueId> data_inputs(const Node& n) const {
     std::vector<ValueId> v;
@@ -397,6 +494,8 @@ class Network {
   SelectionProblem problem_;
   bool measured_ = false;
   int measured_threads_ = 0;
+  std::string cache_path_;
+  TuningRecord record_;
   std::vector<Chosen> chosen_;
   std::vector<Buffer> buffers_;
   std::vector<Step> steps_;

@@ -1,0 +1,211 @@
+// The tuning cache: what bind() measured (the SelectionProblem) and what each searcher chose, in a small text file
+// keyed by the device and the model, so that a second start-up skips measuring and searching. Anything that does
+// not match exactly — another device, thread count, primsel version, model, primitive list; a truncated or edited
+// file (checked by an FNV-1a checksum over its content) — is rejected with a reason, never half-used.
+//
+//   primsel-tuning-cache 1
+//   device AMD EPYC|avx512bw|threads=1|primsel=0.1.0
+//   model 9f3c...                                  (hash of the graph's structure and candidate names)
+//   node <name> <k> <candidate> <ms> ...           (one per node, topological order)
+//   edge <from> <to> <ms> ...
+//   binding <searcher> <seed> <choice> ...         (zero or more)
+//   checksum <16 hex digits>
+#pragma once
+
+#include <cstdint>
+#include <cstdio>
+#include <fstream>
+#include <iomanip>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "primsel/core/error.hpp"
+#include "primsel/search/problem.hpp"
+
+namespace primsel {
+
+/// FNV-1a, 64 bit: a checksum against truncation and casual edits (not against tampering).
+inline std::uint64_t fnv1a(std::string_view s, std::uint64_t h = 14695981039346656037ull) noexcept {
+  for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
+  return h;
+}
+
+inline std::string hex64(std::uint64_t v) {
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+struct TuningRecord {
+  std::string device;  ///< device signature: cpu, isa, threads, primsel version
+  std::string model;   ///< model key
+  SelectionProblem problem;
+  std::map<std::string, std::vector<int>> bindings;  ///< "searcher seed" -> binding
+};
+
+namespace detail {
+/// Names may hold spaces: stored with spaces and backslashes escaped so every field is one token.
+inline std::string escape(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    if (c == ' ') out += "\\s";
+    else if (c == '\\') out += "\\\\";
+    else if (c == '\n') out += "\\n";
+    else out += c;
+  }
+  return out.empty() ? "\\0" : out;
+}
+inline std::string unescape(std::string_view s) {
+  if (s == "\\0") return {};
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '\\' && i + 1 < s.size()) {
+      const char c = s[++i];
+      out += c == 's' ? ' ' : c == 'n' ? '\n' : c;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+}  // namespace detail
+
+inline std::string serialize(const TuningRecord& r) {
+  std::ostringstream o;
+  o << std::setprecision(17);
+  o << "primsel-tuning-cache 1\n";
+  o << "device " << detail::escape(r.device) << "\n";
+  o << "model " << r.model << "\n";
+  for (const SearchNode& n : r.problem.nodes) {
+    o << "node " << detail::escape(n.name) << " " << n.cost.size();
+    for (std::size_t c = 0; c < n.cost.size(); ++c)
+      o << " " << detail::escape(c < n.candidates.size() ? n.candidates[c] : std::string()) << " " << n.cost[c];
+    o << "\n";
+  }
+  for (const SearchEdge& e : r.problem.edges) {
+    o << "edge " << e.from << " " << e.to;
+    for (double c : e.cost) o << " " << c;
+    o << "\n";
+  }
+  for (const auto& [key, binding] : r.bindings) {
+    o << "binding " << detail::escape(key);
+    for (int c : binding) o << " " << c;
+    o << "\n";
+  }
+  std::string text = o.str();
+  return text + "checksum " + hex64(fnv1a(text)) + "\n";
+}
+
+/// Parses and checks a cache file's content. Errors say what is wrong and on which line.
+inline Expected<TuningRecord> parse_tuning_cache(std::string_view text) {
+  const auto fail = [](std::size_t line, const std::string& what) {
+    return Error(ErrorCode::invalid_argument, "tuning cache line " + std::to_string(line) + ": " + what);
+  };
+  const auto sum_at = text.rfind("checksum ");
+  if (sum_at == std::string_view::npos || (sum_at != 0 && text[sum_at - 1] != '\n'))
+    return Error(ErrorCode::invalid_argument, "tuning cache is truncated (no checksum line)");
+  std::string stored(text.substr(sum_at + 9));
+  while (!stored.empty() && (stored.back() == '\n' || stored.back() == '\r')) stored.pop_back();
+  if (stored != hex64(fnv1a(text.substr(0, sum_at))))
+    return Error(ErrorCode::invalid_argument, "tuning cache checksum mismatch (edited or corrupt)");
+
+  TuningRecord r;
+  std::istringstream in{std::string(text.substr(0, sum_at))};
+  std::string line;
+  std::size_t number = 0;
+  bool header = false;
+  while (std::getline(in, line)) {
+    ++number;
+    std::istringstream f(line);
+    std::string kind;
+    f >> kind;
+    if (number == 1) {
+      int version = 0;
+      f >> version;
+      if (kind != "primsel-tuning-cache" || version != 1) return fail(number, "not a primsel tuning cache of version 1");
+      header = true;
+    } else if (kind == "device") {
+      std::string d;
+      f >> d;
+      r.device = detail::unescape(d);
+    } else if (kind == "model") {
+      f >> r.model;
+    } else if (kind == "node") {
+      SearchNode n;
+      std::string name;
+      std::size_t k = 0;
+      if (!(f >> name >> k) || k == 0 || k > 1024) return fail(number, "malformed node");
+      n.name = detail::unescape(name);
+      for (std::size_t c = 0; c < k; ++c) {
+        std::string cand;
+        double ms = 0;
+        if (!(f >> cand >> ms)) return fail(number, "node '" + n.name + "' lists fewer candidates than it says");
+        n.candidates.push_back(detail::unescape(cand));
+        n.cost.push_back(ms);
+      }
+      r.problem.nodes.push_back(std::move(n));
+    } else if (kind == "edge") {
+      SearchEdge e;
+      if (!(f >> e.from >> e.to)) return fail(number, "malformed edge");
+      if (e.from < 0 || e.to <= e.from || static_cast<std::size_t>(e.to) >= r.problem.nodes.size())
+        return fail(number, "edge refers to nodes that do not exist");
+      const std::size_t count = r.problem.choices(static_cast<std::size_t>(e.from)) * r.problem.choices(static_cast<std::size_t>(e.to));
+      e.cost.resize(count);
+      for (double& c : e.cost)
+        if (!(f >> c)) return fail(number, "edge has too few costs");
+      r.problem.edges.push_back(std::move(e));
+    } else if (kind == "binding") {
+      std::string key;
+      f >> key;
+      std::vector<int> b;
+      for (int c; f >> c;) b.push_back(c);
+      r.bindings[detail::unescape(key)] = std::move(b);
+    } else {
+      return fail(number, "unknown record '" + kind + "'");
+    }
+    std::string extra;
+    if (kind != "binding" && f >> extra) return fail(number, "unexpected '" + extra + "'");
+  }
+  if (!header) return Error(ErrorCode::invalid_argument, "tuning cache is empty");
+  PRIMSEL_RETURN_IF_ERROR(r.problem.validate());
+  for (const auto& [key, b] : r.bindings) {
+    if (b.size() != r.problem.size()) return Error(ErrorCode::invalid_argument, "tuning cache binding '" + key + "' has the wrong length");
+    for (std::size_t i = 0; i < b.size(); ++i)
+      if (b[i] < 0 || static_cast<std::size_t>(b[i]) >= r.problem.choices(i))
+        return Error(ErrorCode::invalid_argument, "tuning cache binding '" + key + "' names a candidate that does not exist");
+  }
+  return r;
+}
+
+inline Expected<TuningRecord> load_tuning_cache(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) return Error(ErrorCode::io_error, "cannot open tuning cache '" + path + "'");
+  f.seekg(0, std::ios::end);
+  const auto size = static_cast<std::size_t>(std::max<std::streamoff>(0, f.tellg()));
+  if (size > (64u << 20)) return Error(ErrorCode::invalid_argument, "tuning cache '" + path + "' is implausibly large");
+  f.seekg(0);
+  std::string text(size, '\0');
+  f.read(text.data(), static_cast<std::streamsize>(size));
+  auto r = parse_tuning_cache(text);
+  if (!r) return Error(std::move(r).error().code(), std::string(r.error().message()) + " ('" + path + "')");
+  return r;
+}
+
+/// Writes atomically (temporary file + rename): a crash mid-write leaves the old cache or none, never half.
+inline Status save_tuning_cache(const std::string& path, const TuningRecord& r) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+    PRIMSEL_CHECK(static_cast<bool>(f), ErrorCode::io_error, "cannot write tuning cache '" + tmp + "'");
+    const std::string text = serialize(r);
+    f.write(text.data(), static_cast<std::streamsize>(text.size()));
+    PRIMSEL_CHECK(static_cast<bool>(f), ErrorCode::io_error, "writing tuning cache '" + tmp + "' failed");
+  }
+  PRIMSEL_CHECK(std::rename(tmp.c_str(), path.c_str()) == 0, ErrorCode::io_error,
+                "cannot move tuning cache into place at '" + path + "'");
+  return {};
+}
+
+}  // namespace primsel
