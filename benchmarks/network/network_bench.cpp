@@ -3,7 +3,8 @@
 // experiment on the measured problem: QLearning's and RandomSearch's predicted cost against Exact's optimum, and
 // over 10 seeds how many episodes / samples each needs to get within 5% of it.
 //
-//   ./build/benchmarks/network_bench [--threads N] [--runs R] [model ...]     (default: resnet18)
+//   ./build/benchmarks/network_bench [--threads N] [--runs R] [--cache-dir DIR] [model ...]   (default: resnet18)
+// --cache-dir keeps each model's measurements in DIR/<model>.cache (input for search_bench).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -57,12 +58,13 @@ std::size_t reach(const std::vector<double>& trace, double target) {
   return trace.size() + 1;
 }
 
-void run_model(const std::string& model, int threads, int runs) {
+void run_model(const std::string& model, int threads, int runs, const std::string& cache_dir) {
   Graph g = zoo::build(model).value();
   Graph reference_graph = g;
   auto net = Net::create(std::move(g)).value();
   const Tensor x = zoo::random_input(net.graph().value(net.graph().inputs()[0]).shape, 1);
   BindOptions o{.threads = threads};
+  if (!cache_dir.empty()) o.cache_path = cache_dir + "/" + model + ".cache";
   const Status measured = net.measure(o);
   if (!measured) {
     std::printf("%s: measure failed: %s\n", model.c_str(), measured.error().what());
@@ -105,6 +107,7 @@ void run_model(const std::string& model, int threads, int runs) {
 
 int main(int argc, char** argv) {
   int threads = 1, runs = 20;
+  std::string cache_dir;
   std::vector<std::string> models;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -112,11 +115,13 @@ int main(int argc, char** argv) {
       threads = std::atoi(argv[++i]);
     else if (a == "--runs" && i + 1 < argc)
       runs = std::atoi(argv[++i]);
+    else if (a == "--cache-dir" && i + 1 < argc)
+      cache_dir = argv[++i];
     else
       models.push_back(a);
   }
   if (models.empty()) models = {"resnet18"};
   std::printf("cpu: %s, isa %s, %d thread(s)\n", cpu_name().c_str(), std::string(simd::isa).c_str(), threads);
-  for (const std::string& m : models) run_model(m, std::max(1, threads), std::max(1, runs));
+  for (const std::string& m : models) run_model(m, std::max(1, threads), std::max(1, runs), cache_dir);
   return 0;
 }
