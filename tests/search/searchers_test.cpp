@@ -166,3 +166,13 @@ TEST_CASE("an empty problem and single-choice nodes are handled") {
   CHECK(QLearning<>::search(one).cost == 2.5);
   CHECK(RandomSearch<>::search(one).cost == 2.5);
 }
+
+TEST_CASE("fixed falls back to im2col_gemm where its primitive does not apply, else to the fastest") {
+  SelectionProblem p{{{"conv_a", {"im2col_gemm", "winograd_f43"}, {5, 1}},
+                      {"conv_b", {"winograd_f43", "im2col_gemm", "direct_nchwc"}, {9, 4, 1}},
+                      {"pool", {"reference", "pool_nchw16c"}, {2, 1}}},
+                     {}};
+  const SearchResult r = Fixed<P1>::by_name(p, "direct_nchwc");
+  CHECK(r.binding == std::vector<int>{0, 2, 1});
+  CHECK(r.note == "direct_nchwc on 1 of 3 nodes; im2col_gemm or the fastest candidate elsewhere");
+}

@@ -1,6 +1,7 @@
 // Fixed<Im2colGemm>: one primitive family wherever it applies — the "single library" baseline (a network run
-// entirely on one backend). Layers the family does not support take their fastest candidate, as a single-backend
-// runtime would fall back to its generic path.
+// entirely on one backend). Layers the family does not support fall back to im2col+GEMM, the generic path every
+// convolution has (as a single-backend runtime falls back to its generic kernel); nodes without that candidate
+// either (pooling, adds, ...) take their fastest one.
 #pragma once
 
 #include <algorithm>
@@ -26,8 +27,12 @@ struct Fixed {
     std::size_t fallbacks = 0;
     for (const SearchNode& n : p.nodes) {
       const auto it = std::find(n.candidates.begin(), n.candidates.end(), wanted);
+      const auto generic = std::find(n.candidates.begin(), n.candidates.end(), std::string_view("im2col_gemm"));
       if (it != n.candidates.end()) {
         r.binding.push_back(static_cast<int>(it - n.candidates.begin()));
+      } else if (generic != n.candidates.end()) {
+        r.binding.push_back(static_cast<int>(generic - n.candidates.begin()));
+        ++fallbacks;
       } else {
         r.binding.push_back(static_cast<int>(std::min_element(n.cost.begin(), n.cost.end()) - n.cost.begin()));
         ++fallbacks;
