@@ -41,7 +41,7 @@ struct Fixed {
     r.cost = p.cost(r.binding);
     r.trace = {r.cost};
     r.note = std::string(wanted) + " on " + std::to_string(p.size() - fallbacks) + " of " +
-             std::to_string(p.size()) + " nodes; the rest take their fastest candidate";
+             std::to_string(p.size()) + " nodes; im2col_gemm or the fastest candidate elsewhere";
     return r;
   }
 };
