@@ -84,3 +84,19 @@ TEST_CASE("network errors name what is wrong") {
   CHECK(std::string(wrong.error().what()).find("must be") != std::string::npos);
   CHECK_FALSE(net->bind({.threads = 0}).ok());
 }
+
+TEST_CASE("a saved binding can be bound directly, and a wrong one is refused") {
+  auto net = Network<Greedy>::create(zoo::build("lenet5").value()).value();
+  REQUIRE(net.bind({.measure = quick}).ok());
+  const std::vector<int> saved = net.report().search.binding;
+  REQUIRE(net.bind_binding({.binding = saved}, "saved", {.measure = quick}).ok());
+  CHECK(net.report().searcher == "saved");
+  CHECK(net.report().search.cost == Approx(net.problem().cost(saved)));
+  std::vector<int> too_short(saved.begin(), saved.end() - 1);
+  const Status s = net.bind_binding({.binding = too_short}, "saved", {.measure = quick});
+  REQUIRE_FALSE(s.ok());
+  CHECK_THAT(s.error().what(), Catch::Contains("choices for"));
+  std::vector<int> bad = saved;
+  bad[0] = 99;
+  CHECK_FALSE(net.bind_binding({.binding = bad}, "saved", {.measure = quick}).ok());
+}

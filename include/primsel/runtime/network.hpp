@@ -45,6 +45,8 @@ struct BindOptions {
   std::string cache_path;
   /// Where a rejected cache is reported (one line); default: stderr. The reason is also in BindReport::cache_note.
   std::function<void(std::string_view)> warn;
+  /// Called after each node is measured: (nodes measured, nodes in all, milliseconds spent so far).
+  std::function<void(std::size_t, std::size_t, double)> progress;
 };
 
 /// What bind() chose for one node, and what it measured.
@@ -94,10 +96,7 @@ class Network {
   Status bind_with(const BindOptions& o = {}) {
     PRIMSEL_CHECK(o.threads >= 1, ErrorCode::invalid_argument, "threads must be >= 1");
     if (!measured_ || measured_threads_ != o.threads || cache_path_ != o.cache_path) PRIMSEL_RETURN_IF_ERROR(measure(o));
-    const Graph& g = *graph_;
-    steps_.clear(), buffers_.clear(), chosen_.clear();
     report_.searcher = std::string(T::name);
-    report_.conversions = 0;
     const auto t0 = std::chrono::steady_clock::now();
     const std::string key = std::string(T::name) + " " + std::to_string(o.seed);
     if (auto it = record_.bindings.find(key); it != record_.bindings.end()) {
@@ -112,12 +111,35 @@ class Network {
       }
     }
     report_.search_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-    PRIMSEL_CHECK(report_.search.binding.size() == g.nodes().size(), ErrorCode::internal,
-                  std::string(T::name) + " returned a binding of the wrong size");
+    return instantiate(std::string(T::name));
+  }
+
+  /// Binds a given binding (one candidate index per node, e.g. saved from an earlier search or a Fixed rule
+  /// chosen at run time) on the measured problem.
+  Status bind_binding(SearchResult chosen, std::string searcher_name, const BindOptions& o = {}) {
+    PRIMSEL_CHECK(o.threads >= 1, ErrorCode::invalid_argument, "threads must be >= 1");
+    if (!measured_ || measured_threads_ != o.threads || cache_path_ != o.cache_path) PRIMSEL_RETURN_IF_ERROR(measure(o));
+    report_.searcher = std::move(searcher_name);
+    report_.search = std::move(chosen);
+    report_.searched_from_cache = false;
+    report_.search_ms = 0;
+    if (report_.search.binding.size() == problem_.size()) report_.search.cost = problem_.cost(report_.search.binding);
+    return instantiate(report_.searcher);
+  }
+
+ private:
+  /// Plans the chosen candidate of every node and lays out the execution.
+  Status instantiate(const std::string& searcher) {
+    const Graph& g = *graph_;
+    steps_.clear(), buffers_.clear(), chosen_.clear();
+    report_.conversions = 0;
+    PRIMSEL_CHECK(report_.search.binding.size() == g.nodes().size(), ErrorCode::invalid_argument,
+                  searcher + " gave a binding of " + std::to_string(report_.search.binding.size()) + " choices for " +
+                      std::to_string(g.nodes().size()) + " nodes");
     for (std::size_t i = 0; i < g.nodes().size(); ++i) {
       const int c = report_.search.binding[i];
-      PRIMSEL_CHECK(c >= 0 && static_cast<std::size_t>(c) < cands_[i].size(), ErrorCode::internal,
-                    std::string(T::name) + " chose a candidate that does not exist", g.context_of(g.nodes()[i]));
+      PRIMSEL_CHECK(c >= 0 && static_cast<std::size_t>(c) < cands_[i].size(), ErrorCode::invalid_argument,
+                    searcher + " chose a candidate that does not exist", g.context_of(g.nodes()[i]));
       const Candidate& cand = cands_[i][static_cast<std::size_t>(c)];
       PRIMSEL_ASSIGN_OR_RETURN(Runner r, cand.instantiate());
       chosen_.push_back({cand.input_layout, cand.output_layout, cand.workspace_bytes, std::move(r)});
@@ -128,6 +150,7 @@ class Network {
     return plan_execution();
   }
 
+ public:
   /// Times every candidate of every node and every conversion, on `o.threads` threads.
   Status measure(const BindOptions& o = {}) {
     PRIMSEL_CHECK(o.threads >= 1, ErrorCode::invalid_argument, "threads must be >= 1");
@@ -195,6 +218,9 @@ class Network {
       }
       problem_.nodes.push_back(std::move(sn));
       report_.layers.push_back(std::move(lb));
+      if (o.progress)
+        o.progress(i + 1, g.nodes().size(),
+                   std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
     }
     // Conversions on every producer -> consumer edge.
     for (std::size_t j = 0; j < g.nodes().size(); ++j)
