@@ -12,6 +12,12 @@
 #include "primsel/graph/conv_desc.hpp"
 #include "primsel/graph/graph.hpp"
 #include "primsel/primitives/concept.hpp"
+#include "primsel/primitives/depthwise.hpp"
+#include "primsel/primitives/ops/concat.hpp"
+#include "primsel/primitives/ops/eltwise.hpp"
+#include "primsel/primitives/ops/fully_connected.hpp"
+#include "primsel/primitives/ops/pooling.hpp"
+#include "primsel/primitives/ops/softmax.hpp"
 #include "primsel/primitives/reference.hpp"
 
 namespace primsel {
@@ -46,10 +52,122 @@ Candidate conv_candidate(const ConvDesc& d, const ConvWeights& w, int threads, E
                    }};
 }
 
+/// A layout-preserving op (pooling, eltwise, concat) in layout `l`: named "<op>_<layout>".
+inline Candidate op_candidate(std::string_view op, Layout l, Runner run) {
+  std::string name(op);
+  name += '_';
+  name += to_string(l);
+  return Candidate{std::move(name), l, l, 0, [run = std::move(run)]() -> Expected<Runner> { return run; }};
+}
+
+/// The fast implementations of a non-convolution node, one candidate per layout they run in; empty when the
+/// node needs the reference (an op or an attribute they do not cover).
+inline std::vector<Candidate> op_candidates(const Graph& g, const Node& n, int threads) {
+  std::vector<Candidate> out;
+  const Shape& x = g.value(n.inputs[0]).shape;
+  std::vector<Layout> layouts{Layout::nchw};
+  if (x.rank() == 4) layouts.push_back(native_blocked_layout);
+  auto all_inputs_are_data = [&] {
+    for (ValueId v : n.inputs)
+      if (v == no_value || g.value(v).is_constant()) return false;
+    return true;
+  };
+  switch (n.op) {
+    case OpKind::MaxPool:
+    case OpKind::AveragePool: {
+      if (x.rank() != 4) break;
+      const PoolParams p = n.get<PoolParams>();
+      const bool max = n.op == OpKind::MaxPool;
+      for (Layout l : layouts)
+        out.push_back(op_candidate(max ? "maxpool" : "avgpool", l,
+                                   [p, max](std::span<const ConstTensorView> in, TensorView y, const Context& c) {
+                                     if (max)
+                                       ops::MaxPool::run(in[0], p, y, c.pool);
+                                     else
+                                       ops::AveragePool::run(in[0], p, y, c.pool);
+                                   }));
+      break;
+    }
+    case OpKind::GlobalAveragePool:
+      if (x.rank() != 4) break;
+      for (Layout l : layouts)
+        out.push_back(op_candidate("gap", l, [](std::span<const ConstTensorView> in, TensorView y, const Context& c) {
+          ops::GlobalAveragePool::run(in[0], y, c.pool);
+        }));
+      break;
+    case OpKind::Relu:
+    case OpKind::Clip: {
+      const Activation a = n.op == OpKind::Relu ? Activation::relu()
+                                                : Activation{n.get<ClipParams>().min, n.get<ClipParams>().max};
+      for (Layout l : layouts)
+        out.push_back(op_candidate("clamp", l, [a](std::span<const ConstTensorView> in, TensorView y, const Context& c) {
+          ops::Clamp::run(in[0], y, a, c.pool);
+        }));
+      break;
+    }
+    case OpKind::Add:
+      // Same-shape adds (residual connections); broadcasting adds stay on the reference.
+      if (n.inputs.size() != 2 || !all_inputs_are_data() || g.value(n.inputs[1]).shape != x) break;
+      for (Layout l : layouts)
+        out.push_back(op_candidate("add", l, [](std::span<const ConstTensorView> in, TensorView y, const Context& c) {
+          ops::Add::run(in[0], in[1], y, Activation{}, c.pool);
+        }));
+      break;
+    case OpKind::Concat: {
+      const std::int64_t axis = n.get<AxisParams>().axis;
+      if (x.rank() != 4 || (axis != 1 && axis != -3) || !all_inputs_are_data()) break;
+      for (Layout l : layouts)
+        out.push_back(op_candidate("concat", l, [](std::span<const ConstTensorView> in, TensorView y, const Context& c) {
+          ops::Concat::run(in, y, c.pool);
+        }));
+      break;
+    }
+    case OpKind::Softmax: {
+      const std::int64_t axis = n.get<AxisParams>().axis;
+      if (!(x.rank() == 2 && (axis == 1 || axis == -1)) && !(x.rank() == 4 && (axis == 1 || axis == -3))) break;
+      for (Layout l : layouts)
+        out.push_back(op_candidate("softmax", l, [](std::span<const ConstTensorView> in, TensorView y, const Context& c) {
+          ops::Softmax::run(in[0], y, c.pool);
+        }));
+      break;
+    }
+    case OpKind::Gemm: {
+      const GemmParams gp = n.get<GemmParams>();
+      if (gp.trans_a || x.rank() != 2 || n.inputs.size() < 2 || !g.value(n.inputs[1]).is_constant()) break;
+      const bool has_c = n.inputs.size() > 2 && n.inputs[2] != no_value;
+      if (has_c && !g.value(n.inputs[2]).is_constant()) break;
+      const ConstTensorView b = g.value(n.inputs[1]).constant->view();
+      const ConstTensorView cview = has_c ? ConstTensorView(g.value(n.inputs[2]).constant->view()) : ConstTensorView{};
+      const std::int64_t batch = x[0];
+      const std::int64_t outs = g.value(n.outputs[0]).shape[1];
+      const ErrorContext ctx = g.context_of(n);
+      Candidate c{"fully_connected", Layout::nchw, Layout::nchw, 0, {}};
+      // Workspace depends on the plan only through its feature counts.
+      ops::FullyConnected::Plan sizing;
+      sizing.in_features = x[1], sizing.out_features = outs;
+      c.workspace_bytes = ops::FullyConnected::workspace_bytes(sizing, batch, threads);
+      c.instantiate = [gp, b, cview, ctx]() -> Expected<Runner> {
+        auto plan = ops::FullyConnected::plan_gemm(gp, b, cview);
+        if (!plan) return Error(std::move(plan).error()).with_context(ctx);
+        auto shared = std::make_shared<ops::FullyConnected::Plan>(std::move(*plan));
+        return Runner([shared](std::span<const ConstTensorView> in, TensorView y, const Context& cx) {
+          ops::FullyConnected::run(*shared, in[0], y, cx);
+        });
+      };
+      out.push_back(std::move(c));
+      break;
+    }
+    default:
+      break;
+  }
+  return out;
+}
+
 }  // namespace detail
 
 /// The candidates for node `index` of finalized graph `g` (which must outlive them). For a Conv: the supporting
-/// primitives of `Primitives`, planned for `threads`; an error when none supports it. Other ops: the reference.
+/// primitives of `Primitives`, planned for `threads`; an error when none supports it. Other ops: their fast
+/// implementation in each layout it runs in, else the reference in nchw.
 template <class Primitives>
 Expected<std::vector<Candidate>> node_candidates(const Graph& g, std::size_t index, int threads) {
   const Node& n = g.nodes()[index];
@@ -71,6 +189,8 @@ Expected<std::vector<Candidate>> node_candidates(const Graph& g, std::size_t ind
                   g.context_of(n));
     return out;
   }
+  out = detail::op_candidates(g, n, threads);
+  if (!out.empty()) return out;
   const Graph* graph = &g;
   out.push_back(Candidate{"reference", Layout::nchw, Layout::nchw, 0, [graph, index]() -> Expected<Runner> {
                             return Runner([graph, index](std::span<const ConstTensorView> in, TensorView y, const Context&) {
