@@ -1,0 +1,293 @@
+// primsel-bench: measure, search and bind a model on this device, then report what each layer got and how fast
+// the network runs against the dependency-free reference and the best single-primitive network.
+//
+//   primsel-bench --model resnet18 [--searcher qlearning] [--threads N] [--runs R] [--json report.json] ...
+//
+// Exit status: 0 on success, 1 on a runtime error (unreadable file, unsupported model), 2 on bad arguments; every
+// error is one line on stderr.
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "options.hpp"
+#include "primsel/primsel.hpp"
+#include "primsel/runtime/network.hpp"
+#include "primsel/search/searchers.hpp"
+#include "report_json.hpp"
+
+namespace {
+using namespace primsel;
+using bench::BenchOptions;
+using Net = Network<QLearning<>>;
+
+int fail(const std::string& message, int code = 1) {
+  std::fprintf(stderr, "primsel-bench: error: %s\n", message.c_str());
+  return code;
+}
+
+void list() {
+  std::printf("zoo models:");
+  for (std::string_view m : zoo::names()) std::printf(" %.*s", static_cast<int>(m.size()), m.data());
+  std::printf("\nconvolution primitives (compiled for %.*s):", static_cast<int>(simd::isa.size()), simd::isa.data());
+  DefaultConvPrimitives::for_each([]<class P>() { std::printf(" %.*s", static_cast<int>(P::name.size()), P::name.data()); });
+  std::printf("\nsearchers: qlearning random exact greedy fixed:<primitive>\n");
+}
+
+/// Raw little-endian float32 in NCHW order, exactly `shape` in size.
+Expected<Tensor> read_input(const std::string& path, const Shape& shape) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) return Error(ErrorCode::io_error, "cannot open input '" + path + "'");
+  f.seekg(0, std::ios::end);
+  const auto bytes = static_cast<std::int64_t>(f.tellg());
+  const std::int64_t want = shape.numel() * 4;
+  if (bytes != want)
+    return Error(ErrorCode::shape_mismatch, "input '" + path + "' has " + std::to_string(bytes) + " bytes; the model's input " +
+                                                to_string(shape) + " needs " + std::to_string(want) + " (float32, NCHW)");
+  f.seekg(0);
+  Tensor t(shape);
+  f.read(reinterpret_cast<char*>(t.bytes()), static_cast<std::streamsize>(want));
+  if (!f) return Error(ErrorCode::io_error, "reading input '" + path + "' failed");
+  return t;
+}
+
+Status write_output(const std::string& path, const Tensor& t) {
+  std::ofstream f(path, std::ios::binary | std::ios::trunc);
+  PRIMSEL_CHECK(static_cast<bool>(f), ErrorCode::io_error, "cannot write output '" + path + "'");
+  f.write(reinterpret_cast<const char*>(t.bytes()), static_cast<std::streamsize>(t.shape().numel() * 4));
+  PRIMSEL_CHECK(static_cast<bool>(f), ErrorCode::io_error, "writing output '" + path + "' failed");
+  return {};
+}
+
+std::string default_cache_path(const std::string& model, int threads) {
+  const char* xdg = std::getenv("XDG_CACHE_HOME");
+  const char* home = std::getenv("HOME");
+  std::filesystem::path dir = xdg && *xdg ? std::filesystem::path(xdg) : std::filesystem::path(home ? home : ".") / ".cache";
+  dir /= "primsel";
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  return (dir / (std::filesystem::path(model).filename().string() + "-" + std::to_string(threads) + "t.cache")).string();
+}
+
+struct Latency {
+  double median = 0, min = 0;
+};
+
+Latency time_network(Net& net, const Tensor& x, int runs) {
+  (void)net.run(x);  // warm-up
+  std::vector<double> ms;
+  for (int i = 0; i < runs; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    (void)net.run(x);
+    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  }
+  std::sort(ms.begin(), ms.end());
+  return {ms[ms.size() / 2], ms.front()};
+}
+
+Status bind_searcher(Net& net, const std::string& searcher, const BindOptions& o) {
+  if (searcher == "qlearning") return net.bind_with<QLearning<>>(o);
+  if (searcher == "random") return net.bind_with<RandomSearch<>>(o);
+  if (searcher == "exact") return net.bind_with<Exact<>>(o);
+  if (searcher == "greedy") return net.bind_with<Greedy>(o);
+  const std::string primitive = searcher.substr(6);  // fixed:<name>
+  PRIMSEL_RETURN_IF_ERROR(net.measure(o));
+  bool known = false;
+  DefaultConvPrimitives::for_each([&]<class P>() { known = known || P::name == primitive; });
+  PRIMSEL_CHECK(known, ErrorCode::invalid_argument, "fixed:" + primitive + " names no compiled-in primitive (see --list)");
+  return net.bind_binding(Fixed<Greedy>::by_name(net.problem(), primitive), searcher, o);
+}
+
+std::string searcher_config(const std::string& searcher) {
+  if (searcher == "qlearning") {
+    constexpr QConfig c = QLearning<>::config;
+    return "{\"episodes\": " + std::to_string(c.episodes) + ", \"alpha\": " + bench::json_number(c.alpha) +
+           ", \"gamma\": " + bench::json_number(c.gamma) + ", \"epsilon\": [" + bench::json_number(c.epsilon.start) +
+           ", " + bench::json_number(c.epsilon.end) + "], \"replay\": " + std::to_string(c.replay) + "}";
+  }
+  if (searcher == "random") return "{\"samples\": " + std::to_string(RandomSearch<>::config.samples) + "}";
+  if (searcher.rfind("fixed:", 0) == 0) return "{\"primitive\": " + bench::json_string(searcher.substr(6)) + "}";
+  return "{}";
+}
+
+int run(const BenchOptions& opt) {
+  // The model.
+  std::optional<Graph> graph;
+  const auto zoo_names = zoo::names();
+  if (std::find(zoo_names.begin(), zoo_names.end(), opt.model) != zoo_names.end()) {
+    auto g = zoo::build(opt.model);
+    if (!g) return fail(g.error().what());
+    graph = std::move(*g);
+  } else if (std::filesystem::exists(opt.model)) {
+    return fail("'" + opt.model + "': loading ONNX files is not built yet (issue 5); use a zoo model (--list)");
+  } else {
+    return fail("'" + opt.model + "' is neither a zoo model (see --list) nor a file");
+  }
+  const Graph reference_graph = *graph;
+  auto created = Net::create(std::move(*graph));
+  if (!created) return fail(created.error().what());
+  Net& net = *created;
+  const Shape in_shape = net.graph().value(net.graph().inputs()[0]).shape;
+  Tensor x;
+  if (!opt.input.empty()) {
+    auto t = read_input(opt.input, in_shape);
+    if (!t) return fail(t.error().what());
+    x = std::move(*t);
+  } else {
+    x = zoo::random_input(in_shape, opt.seed);
+  }
+
+  // Measure and search, with progress on stderr.
+  const bool tty = isatty(STDERR_FILENO) != 0;
+  BindOptions o{.threads = opt.threads, .seed = opt.seed};
+  if (!opt.no_cache) o.cache_path = opt.cache.empty() ? default_cache_path(opt.model, opt.threads) : opt.cache;
+  double last_print = -1e9;
+  if (!opt.quiet)
+    o.progress = [&](std::size_t done, std::size_t total, double ms) {
+      const double eta = done ? ms / static_cast<double>(done) * static_cast<double>(total - done) : 0;
+      if (tty) {
+        const int width = 30, filled = static_cast<int>(width * done / std::max<std::size_t>(total, 1));
+        std::fprintf(stderr, "\rmeasuring [%.*s%*s] %zu/%zu layers  %.1f s, ~%.1f s left ", filled,
+                     "##############################", width - filled, "", done, total, ms / 1000, eta / 1000);
+        if (done == total) std::fputc('\n', stderr);
+      } else if (ms - last_print >= 2000 || done == total) {
+        std::fprintf(stderr, "measuring: %zu/%zu layers, %.1f s\n", done, total, ms / 1000);
+        last_print = ms;
+      }
+    };
+  if (opt.quiet) o.warn = [](std::string_view) {};
+  // Baselines first (they rebind), the chosen searcher last so the network ends bound to it.
+  Status measured = net.measure(o);
+  if (!measured) return fail(measured.error().what());
+  const bool from_cache = net.report().measured_from_cache;
+  const double measure_ms = net.report().measure_ms;
+  const double optimum = Exact<>::search(net.problem()).cost;
+  const int baseline_runs = std::max(3, opt.runs / 5);
+  std::string best_single;
+  double best_single_ms = 0;
+  DefaultConvPrimitives::for_each([&]<class P>() {
+    if (!net.bind_binding(Fixed<P>::search(net.problem()), "fixed:" + std::string(P::name), o)) return;
+    const double ms = time_network(net, x, baseline_runs).median;
+    if (best_single.empty() || ms < best_single_ms) best_single = std::string(P::name), best_single_ms = ms;
+  });
+  if (Status s = bind_searcher(net, opt.searcher, o); !s) return fail(s.error().what());
+  const BindReport report = net.report();
+  const Latency latency = time_network(net, x, opt.runs);
+  double reference_ms = 0;
+  {
+    const int ref_runs = 3;
+    std::vector<double> ms;
+    for (int i = 0; i < ref_runs; ++i) {
+      const auto t0 = std::chrono::steady_clock::now();
+      if (!run_reference(reference_graph, x)) return fail("the reference executor failed on this model");
+      ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    }
+    std::sort(ms.begin(), ms.end());
+    reference_ms = ms[ms.size() / 2];
+  }
+  auto y = net.run(x);
+  if (!y) return fail(y.error().what());
+  if (!opt.output.empty())
+    if (Status s = write_output(opt.output, (*y)[0]); !s) return fail(s.error().what());
+
+  // The table.
+  long long weights = 0;  // the model's constants that nodes read (folded-away tensors do not count)
+  std::vector<bool> counted(net.graph().values().size(), false);
+  for (const Node& n : net.graph().nodes())
+    for (ValueId v : n.inputs)
+      if (v != no_value && net.graph().value(v).is_constant() && !counted[static_cast<std::size_t>(v)]) {
+        counted[static_cast<std::size_t>(v)] = true;
+        weights += static_cast<long long>(net.graph().value(v).constant->size_bytes());
+      }
+  std::printf("%s on %s (%.*s), %d thread(s), searcher %s\n", opt.model.c_str(), cpu_name().c_str(),
+              static_cast<int>(simd::isa.size()), simd::isa.data(), opt.threads, opt.searcher.c_str());
+  std::printf("%-28s %-18s %-26s %-16s %-17s %9s  %s\n", "layer", "op", "input -> output", "primitive", "formats",
+              "ms", "runner-up");
+  bench::JsonReport j;
+  for (std::size_t i = 0; i < report.layers.size(); ++i) {
+    const LayerBinding& l = report.layers[i];
+    const std::size_t c = static_cast<std::size_t>(l.chosen);
+    std::string runner_up = "-";
+    double best_other = 0;
+    for (std::size_t k = 0; k < l.candidates.size(); ++k)
+      if (k != c && (runner_up == "-" || l.ms[k] < best_other)) runner_up = l.candidates[k], best_other = l.ms[k];
+    char ru[64] = "-";
+    if (runner_up != "-") std::snprintf(ru, sizeof ru, "%s %.3f", runner_up.c_str(), best_other);
+    const std::string shapes = to_string(l.input) + " -> " + to_string(l.output);
+    const std::string formats = std::string(to_string(l.input_layout)) + "->" + std::string(to_string(l.output_layout));
+    std::printf("%-28.28s %-18.18s %-26.26s %-16.16s %-17.17s %9.3f  %s\n", l.node.c_str(),
+                std::string(to_string(l.op)).c_str(), shapes.c_str(), l.candidates[c].c_str(), formats.c_str(),
+                l.ms[c], ru);
+    bench::JsonLayer jl{l.node, std::string(to_string(l.op)), l.input, l.output, l.candidates[c],
+                        std::string(to_string(l.input_layout)), std::string(to_string(l.output_layout)), l.ms[c], {}};
+    for (std::size_t k = 0; k < l.candidates.size(); ++k) jl.candidates.push_back({l.candidates[k], l.ms[k]});
+    j.layers.push_back(std::move(jl));
+  }
+  std::printf("\nlatency: median %.3f ms, min %.3f ms over %d runs (%.1f inferences/s)\n", latency.median, latency.min,
+              opt.runs, 1000.0 / latency.median);
+  std::printf("reference (dependency-free): %.1f ms -> %.1fx faster\n", reference_ms, reference_ms / latency.median);
+  std::printf("best single primitive family: %s, %.3f ms -> %.2fx faster\n", best_single.c_str(), best_single_ms,
+              best_single_ms / latency.median);
+  std::printf("cost model: predicted %.3f ms, optimum %.3f ms; %d layout conversion(s)\n", report.search.cost, optimum,
+              report.conversions);
+  std::printf("measured in %.0f ms%s, searched in %.1f ms%s\n", measure_ms, from_cache ? " (from the cache)" : "",
+              report.search_ms, report.searched_from_cache ? " (from the cache)" : "");
+  std::printf("memory: weights %.1f MiB, activations %.1f MiB, workspace %.1f MiB\n", weights / 1048576.0,
+              static_cast<double>(report.arena_bytes) / 1048576.0, static_cast<double>(report.workspace_bytes) / 1048576.0);
+
+  if (!opt.json.empty()) {
+    j.primsel_version = version_string;
+    j.model = opt.model;
+    j.cpu = cpu_name();
+    j.isa = {std::string(simd::isa)};
+    j.threads = opt.threads;
+    j.searcher = opt.searcher;
+    j.searcher_config = searcher_config(opt.searcher);
+    j.measure_ms = measure_ms;
+    j.search_ms = report.search_ms;
+    j.from_cache = from_cache;
+    j.trace = report.search.trace;
+    j.predicted_ms = report.search.cost;
+    j.optimum_ms = optimum;
+    j.latency_median = latency.median;
+    j.latency_min = latency.min;
+    j.runs = opt.runs;
+    j.reference_ms = reference_ms;
+    j.best_single_primitive = best_single;
+    j.best_single_ms = best_single_ms;
+    j.weights_bytes = weights;
+    j.peak_activation_bytes = static_cast<long long>(report.arena_bytes);
+    j.workspace_bytes = static_cast<long long>(report.workspace_bytes);
+    std::ofstream f(opt.json, std::ios::trunc);
+    f << bench::to_json(j);
+    if (!f) return fail("cannot write the JSON report '" + opt.json + "'");
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  auto options = bench::parse_options(std::vector<std::string>(argv + 1, argv + argc));
+  if (!options) {
+    std::fprintf(stderr, "primsel-bench: error: %s\n%.*s", options.error().message().c_str(),
+                 static_cast<int>(bench::usage.size()), bench::usage.data());
+    return 2;
+  }
+  if (options->help) {
+    std::printf("%.*s", static_cast<int>(bench::usage.size()), bench::usage.data());
+    return 0;
+  }
+  if (options->list) {
+    list();
+    return 0;
+  }
+  return run(*options);
+}

@@ -1,0 +1,97 @@
+// primsel-bench's command line: parsed into BenchOptions, or one clear error line naming the bad argument.
+#pragma once
+
+#include <cstdint>
+#include <cstdlib>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "primsel/core/cpu.hpp"
+#include "primsel/core/error.hpp"
+
+namespace primsel::bench {
+
+inline constexpr std::string_view usage =
+    "usage: primsel-bench --model <zoo-name | model.onnx> [--searcher qlearning|random|exact|greedy|fixed:<primitive>]\n"
+    "                     [--threads N] [--runs R] [--cache FILE] [--no-cache] [--seed S]\n"
+    "                     [--input in.bin] [--output out.bin] [--json report.json] [--list] [--quiet]\n";
+
+struct BenchOptions {
+  std::string model;
+  std::string searcher = "qlearning";
+  int threads = hardware_threads();
+  int runs = 50;
+  std::string cache;  ///< empty: the default location; see no_cache
+  bool no_cache = false;
+  std::uint64_t seed = 7;
+  std::string input, output, json;
+  bool list = false, quiet = false, help = false;
+};
+
+namespace detail {
+inline Expected<long long> integer(std::string_view flag, const std::string& text, long long lo, long long hi) {
+  char* end = nullptr;
+  const long long v = std::strtoll(text.c_str(), &end, 10);
+  if (text.empty() || *end != '\0' || v < lo || v > hi)
+    return Error(ErrorCode::invalid_argument, std::string(flag) + " expects an integer in [" + std::to_string(lo) +
+                                                  ", " + std::to_string(hi) + "], got '" + text + "'");
+  return v;
+}
+}  // namespace detail
+
+inline Expected<BenchOptions> parse_options(const std::vector<std::string>& args) {
+  BenchOptions o;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    auto value = [&]() -> Expected<std::string> {
+      if (i + 1 >= args.size()) return Error(ErrorCode::invalid_argument, a + " needs a value");
+      return args[++i];
+    };
+    if (a == "--model") {
+      PRIMSEL_ASSIGN_OR_RETURN(o.model, value());
+    } else if (a == "--searcher") {
+      PRIMSEL_ASSIGN_OR_RETURN(o.searcher, value());
+      const bool known = o.searcher == "qlearning" || o.searcher == "random" || o.searcher == "exact" ||
+                         o.searcher == "greedy" || (o.searcher.rfind("fixed:", 0) == 0 && o.searcher.size() > 6);
+      if (!known)
+        return Error(ErrorCode::invalid_argument, "unknown searcher '" + o.searcher +
+                                                      "' (qlearning, random, exact, greedy or fixed:<primitive>)");
+    } else if (a == "--threads") {
+      PRIMSEL_ASSIGN_OR_RETURN(const std::string v, value());
+      PRIMSEL_ASSIGN_OR_RETURN(const long long t, detail::integer(a, v, 1, 1024));
+      o.threads = static_cast<int>(t);
+    } else if (a == "--runs") {
+      PRIMSEL_ASSIGN_OR_RETURN(const std::string v, value());
+      PRIMSEL_ASSIGN_OR_RETURN(const long long r, detail::integer(a, v, 1, 1000000));
+      o.runs = static_cast<int>(r);
+    } else if (a == "--seed") {
+      PRIMSEL_ASSIGN_OR_RETURN(const std::string v, value());
+      PRIMSEL_ASSIGN_OR_RETURN(const long long s, detail::integer(a, v, 0, (1ll << 62)));
+      o.seed = static_cast<std::uint64_t>(s);
+    } else if (a == "--cache") {
+      PRIMSEL_ASSIGN_OR_RETURN(o.cache, value());
+    } else if (a == "--no-cache") {
+      o.no_cache = true;
+    } else if (a == "--input") {
+      PRIMSEL_ASSIGN_OR_RETURN(o.input, value());
+    } else if (a == "--output") {
+      PRIMSEL_ASSIGN_OR_RETURN(o.output, value());
+    } else if (a == "--json") {
+      PRIMSEL_ASSIGN_OR_RETURN(o.json, value());
+    } else if (a == "--list") {
+      o.list = true;
+    } else if (a == "--quiet") {
+      o.quiet = true;
+    } else if (a == "--help" || a == "-h") {
+      o.help = true;
+    } else {
+      return Error(ErrorCode::invalid_argument, "unknown argument '" + a + "'");
+    }
+  }
+  if (!o.list && !o.help && o.model.empty()) return Error(ErrorCode::invalid_argument, "--model is required");
+  if (o.no_cache && !o.cache.empty()) return Error(ErrorCode::invalid_argument, "--cache and --no-cache contradict");
+  return o;
+}
+
+}  // namespace primsel::bench

@@ -1,0 +1,134 @@
+// primsel-bench as a user runs it: argument errors, --list, the JSON report (validated against the shared schema
+// and cross-checked with the table by check_report.py), raw input/output files, and the tuning cache flags.
+#include <catch2/catch.hpp>
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+namespace {
+
+struct Result {
+  int status = -1;
+  std::string output;  // stdout and stderr
+};
+
+Result bench(const std::string& args) {
+  const std::string cmd = std::string(PRIMSEL_BENCH_EXE) + " " + args + " 2>&1";
+  Result r;
+  FILE* p = popen(cmd.c_str(), "r");
+  REQUIRE(p != nullptr);
+  char buf[4096];
+  while (std::size_t n = std::fread(buf, 1, sizeof buf, p)) r.output.append(buf, n);
+  const int status = pclose(p);
+  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+std::string temp(const std::string& name) {
+  return (std::filesystem::temp_directory_path() / ("primsel_bench_" + std::to_string(::getpid()) + "_" + name)).string();
+}
+
+std::vector<char> bytes(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(f), {}};
+}
+
+}  // namespace
+
+TEST_CASE("bad arguments get one error line and exit status 2") {
+  for (const char* args : {"", "--model", "--model lenet5 --threads 0", "--model lenet5 --threads many",
+                           "--model lenet5 --runs -1", "--model lenet5 --searcher annealing", "--model lenet5 --bogus",
+                           "--model lenet5 --cache x --no-cache"}) {
+    INFO(args);
+    const Result r = bench(args);
+    CHECK(r.status == 2);
+    CHECK(r.output.rfind("primsel-bench: error: ", 0) == 0);
+    CHECK(r.output.find("usage:") != std::string::npos);
+  }
+}
+
+TEST_CASE("runtime errors: unknown model, unreadable or wrongly sized input, unknown fixed primitive") {
+  const Result unknown = bench("--model no_such_net --no-cache");
+  CHECK(unknown.status == 1);
+  CHECK(unknown.output.find("neither a zoo model") != std::string::npos);
+  const Result missing = bench("--model lenet5 --no-cache --input /nonexistent/in.bin");
+  CHECK(missing.status == 1);
+  CHECK(missing.output.find("cannot open input") != std::string::npos);
+  const std::string small = temp("small.bin");
+  std::ofstream(small, std::ios::binary) << "abcd";
+  const Result wrong = bench("--model lenet5 --no-cache --quiet --input " + small);
+  CHECK(wrong.status == 1);
+  CHECK(wrong.output.find("needs 3136") != std::string::npos);  // 1x1x28x28 floats
+  const Result fixed = bench("--model lenet5 --no-cache --quiet --runs 1 --searcher fixed:magic");
+  CHECK(fixed.status == 1);
+  CHECK(fixed.output.find("names no compiled-in primitive") != std::string::npos);
+  std::filesystem::remove(small);
+}
+
+TEST_CASE("--list names the zoo, the primitives and the searchers") {
+  const Result r = bench("--list");
+  CHECK(r.status == 0);
+  CHECK(r.output.find("resnet18") != std::string::npos);
+  CHECK(r.output.find("winograd_f43") != std::string::npos);
+  CHECK(r.output.find("qlearning") != std::string::npos);
+}
+
+TEST_CASE("the JSON report validates against the schema and agrees with the table, for every searcher") {
+  const std::string schema = std::string(PRIMSEL_SOURCE_DIR) + "/../shared/report.schema.json";
+  if (!std::filesystem::exists(schema)) {
+    WARN("no ../shared/report.schema.json beside the checkout: schema check skipped");
+    return;
+  }
+  for (const char* searcher : {"qlearning", "exact", "greedy", "random", "fixed:direct_nchwc"}) {
+    INFO(searcher);
+    const std::string json = temp("report.json"), table = temp("table.txt");
+    const Result r = bench(std::string("--model lenet5 --no-cache --quiet --runs 3 --threads 1 --searcher ") + searcher +
+                           " --json " + json);
+    REQUIRE(r.status == 0);
+    std::ofstream(table) << r.output;
+    const Result check = {std::system(("/usr/bin/python3 " + std::string(PRIMSEL_SOURCE_DIR) +
+                                       "/tests/bench/check_report.py " + json + " " + schema + " " + table + " > " +
+                                       table + ".check 2>&1")
+                                          .c_str()),
+                          ""};
+    const std::vector<char> log = bytes(table + ".check");
+    INFO(std::string(log.begin(), log.end()));
+    CHECK(check.status == 0);
+    for (const std::string& f : {json, table, table + ".check"}) std::filesystem::remove(f);
+  }
+}
+
+TEST_CASE("--input and --output are raw float32: the same input gives the same output") {
+  const std::string in = temp("in.bin"), out1 = temp("out1.bin"), out2 = temp("out2.bin");
+  {
+    std::ofstream f(in, std::ios::binary);
+    for (int i = 0; i < 28 * 28; ++i) {
+      const float v = static_cast<float>(i % 17) / 17.0f;
+      f.write(reinterpret_cast<const char*>(&v), sizeof v);
+    }
+  }
+  REQUIRE(bench("--model lenet5 --no-cache --quiet --runs 1 --input " + in + " --output " + out1).status == 0);
+  REQUIRE(bench("--model lenet5 --no-cache --quiet --runs 1 --searcher greedy --input " + in + " --output " + out2).status == 0);
+  const auto a = bytes(out1), b = bytes(out2);
+  CHECK(a.size() == 10 * sizeof(float));
+  CHECK(a == b);  // lenet5's primitives are exact on these inputs whatever the binding
+  for (const std::string& f : {in, out1, out2}) std::filesystem::remove(f);
+}
+
+TEST_CASE("--cache: the second run measures and searches nothing") {
+  const std::string cache = temp("bench.cache");
+  std::filesystem::remove(cache);
+  const Result first = bench("--model lenet5 --quiet --runs 1 --cache " + cache);
+  REQUIRE(first.status == 0);
+  CHECK(first.output.find("(from the cache)") == std::string::npos);
+  const Result second = bench("--model lenet5 --quiet --runs 1 --cache " + cache);
+  REQUIRE(second.status == 0);
+  CHECK(second.output.find("measured in") != std::string::npos);
+  CHECK(second.output.find("(from the cache), searched in") != std::string::npos);
+  std::filesystem::remove(cache);
+}
