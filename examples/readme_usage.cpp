@@ -1,17 +1,14 @@
 // The README's usage example, compiled and run by CI so it stays true.
 #include <primsel/primsel.hpp>
-#include <cstdio>
 
 int main() {
   using namespace primsel;
-  Graph g("tiny");
-  ValueId x = g.add_input("x", {1, 3, 32, 32});
-  ValueId w = g.add_constant("conv.weight", Tensor({16, 3, 3, 3}));
-  ValueId y = g.add_node(OpKind::Conv, "conv", {x, w}, ConvParams{.kernel = {3, 3}, .pads = {1, 1, 1, 1}});
-  g.mark_output(g.add_node(OpKind::Relu, "relu", {y}));
-  if (Status s = finalize(g); !s) {           // topological order + shape inference
-    std::puts(s.error().what());              // e.g. "shape mismatch: Conv 'conv' (...): input has 4 channels..."
-    return 1;
-  }
-  std::printf("%s\n", to_string(conv_desc(g, g.nodes()[0])).c_str());   // mb1ic3ih32oc16oh32kh3ph1
+  // Any Graph: built in code (GraphBuilder), from the zoo, or (soon) loaded from ONNX.
+  auto net = Network<QLearning<>>::create(zoo::build("resnet18").value()).value();
+  // Measure every candidate primitive on this CPU, search, plan; reuse the measurements next start-up.
+  net.bind({.threads = 2, .cache_path = "resnet18.cache"}).value();
+  Tensor image = zoo::random_input({1, 3, 224, 224}, 1);
+  std::vector<Tensor> logits = net.run(image).value();   // no allocation inside run(views...)
+  for (const LayerBinding& l : net.report().layers) { /* l.node, l.candidates[l.chosen], l.ms ... */ (void)l; }
+  return logits[0].shape() == Shape{1, 1000} ? 0 : 1;
 }

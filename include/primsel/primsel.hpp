@@ -23,10 +23,17 @@
 
 #include "primsel/primitives/concept.hpp"
 #include "primsel/primitives/default_primitives.hpp"
+#include "primsel/primitives/ops/concat.hpp"
+#include "primsel/primitives/ops/eltwise.hpp"
+#include "primsel/primitives/ops/fully_connected.hpp"
+#include "primsel/primitives/ops/pooling.hpp"
+#include "primsel/primitives/ops/softmax.hpp"
 #include "primsel/primitives/reference.hpp"
 
-#include "primsel/search/problem.hpp"
+#include "primsel/search/searchers.hpp"
 
+#include "primsel/runtime/network.hpp"
 #include "primsel/runtime/reference_executor.hpp"
+#include "primsel/runtime/tuning_cache.hpp"
 
 #include "primsel/zoo/zoo.hpp"
