@@ -170,29 +170,36 @@ struct Winograd {
                   "weight is " + to_string(w.weight.shape()) + " for layer " + to_string(d));
     const std::int64_t ocp = padded(d.oc);
     Plan p{d, {}, {}, 0};
-    // U[xi][ic][oc] = (G g G^T)[xi] per (oc, ic), computed in double: the filter transform is paid once.
-    std::vector<float> u(static_cast<std::size_t>(alpha2 * d.ic * ocp), 0.0f);
-    const float* g = w.weight.data<float>();
-    for (std::int64_t o = 0; o < d.oc; ++o)
-      for (std::int64_t i = 0; i < d.ic; ++i) {
-        const float* k = g + (o * d.ic + i) * 9;
-        double gk[alpha][3] = {};  // G g
-        for (int a = 0; a < alpha; ++a)
-          for (int c = 0; c < 3; ++c)
-            for (int r = 0; r < 3; ++r) gk[a][c] += Mat::G[a][r] * k[r * 3 + c];
-        for (int a = 0; a < alpha; ++a)
-          for (int b = 0; b < alpha; ++b) {
-            double v = 0;
-            for (int c = 0; c < 3; ++c) v += gk[a][c] * Mat::G[b][c];
-            u[static_cast<std::size_t>(((a * alpha + b) * d.ic + i) * ocp + o)] = static_cast<float>(v);
-          }
-      }
+    // U[xi][ic][oc] = (G g G^T)[xi] per (oc, ic), computed in double (paid once) and written straight into the
+    // alpha^2 packed GEMM operands, NR output channels at a time: no intermediate copy (fresh pages are costly)
+    // and no alpha^2 interleaved write streams (their 4 KiB-aligned starts would share cache sets).
     p.u.reserve(alpha2);
     for (int xi = 0; xi < alpha2; ++xi) {
-      PRIMSEL_ASSIGN_OR_RETURN(gemm::PackedB packed,
-                               gemm::PackedB::pack({u.data() + xi * d.ic * ocp, ocp}, d.ic, ocp));
+      PRIMSEL_ASSIGN_OR_RETURN(gemm::PackedB packed, gemm::PackedB::zeros(d.ic, ocp));
       p.u.push_back(std::move(packed));
     }
+    const float* g = w.weight.data<float>();
+    constexpr std::int64_t nr = gemm::NR;
+    std::vector<float> rows(static_cast<std::size_t>(alpha2 * nr));
+    for (std::int64_t i = 0; i < d.ic; ++i)
+      for (std::int64_t o0 = 0; o0 < ocp; o0 += nr) {
+        std::fill(rows.begin(), rows.end(), 0.0f);
+        for (std::int64_t o = o0; o < std::min(d.oc, o0 + nr); ++o) {
+          const float* k = g + (o * d.ic + i) * 9;
+          double gk[alpha][3] = {};  // G g
+          for (int a = 0; a < alpha; ++a)
+            for (int c = 0; c < 3; ++c)
+              for (int r = 0; r < 3; ++r) gk[a][c] += Mat::G[a][r] * k[r * 3 + c];
+          for (int a = 0; a < alpha; ++a)
+            for (int b = 0; b < alpha; ++b) {
+              double v = 0;
+              for (int c = 0; c < 3; ++c) v += gk[a][c] * Mat::G[b][c];
+              rows[static_cast<std::size_t>((a * alpha + b) * nr + (o - o0))] = static_cast<float>(v);
+            }
+        }
+        for (int xi = 0; xi < alpha2; ++xi)
+          std::memcpy(p.u[static_cast<std::size_t>(xi)].row(i, o0), rows.data() + xi * nr, nr * sizeof(float));
+      }
     PRIMSEL_ASSIGN_OR_RETURN(p.bias, Tensor::create({ocp}));
     if (d.has_bias) {
       PRIMSEL_CHECK(w.has_bias() && w.bias.shape() == Shape{d.oc}, ErrorCode::shape_mismatch,

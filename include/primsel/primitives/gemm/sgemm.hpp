@@ -251,14 +251,31 @@ inline void sgemm(std::int64_t m, std::int64_t n, std::int64_t k, MatrixRef a, M
 class PackedB {
  public:
   PackedB() = default;
-  static Expected<PackedB> pack(MatrixRef b, std::int64_t k, std::int64_t n) {
+  /// Zeros, to be filled row by row through row() (producers that generate B, e.g. a filter transform).
+  static Expected<PackedB> zeros(std::int64_t k, std::int64_t n) {
     PackedB p;
     p.k_ = k, p.n_ = n;
     PRIMSEL_ASSIGN_OR_RETURN(p.buffer_, Tensor::create(Shape{std::max<std::int64_t>(round_up(n, NR) * k, 1)}));
+    return p;
+  }
+  /// Row kk of the panel holding columns [j0, j0 + NR), j0 a multiple of NR: NR contiguous floats.
+  float* row(std::int64_t kk, std::int64_t j0) noexcept { return buffer_.data<float>() + (j0 / NR * k_ + kk) * NR; }
+
+  static Expected<PackedB> pack(MatrixRef b, std::int64_t k, std::int64_t n) {
+    PRIMSEL_ASSIGN_OR_RETURN(PackedB p, zeros(k, n));
     float* dst = p.buffer_.data<float>();
-    for (std::int64_t j0 = 0; j0 < n; j0 += NR)
-      for (std::int64_t kk = 0; kk < k; ++kk)
-        for (std::int64_t jj = 0; jj < NR; ++jj) dst[(j0 / NR * k + kk) * NR + jj] = j0 + jj < n ? b.at(kk, j0 + jj) : 0.0f;
+    for (std::int64_t j0 = 0; j0 < n; j0 += NR) {
+      const std::int64_t cols = std::min(NR, n - j0);
+      for (std::int64_t kk = 0; kk < k; ++kk) {
+        float* row = dst + (j0 / NR * k + kk) * NR;
+        if (!b.trans) {
+          std::memcpy(row, b.data + kk * b.ld + j0, static_cast<std::size_t>(cols) * sizeof(float));
+        } else {
+          for (std::int64_t jj = 0; jj < cols; ++jj) row[jj] = b.at(kk, j0 + jj);
+        }
+        std::fill(row + cols, row + NR, 0.0f);
+      }
+    }
     return p;
   }
   const float* data() const noexcept { return buffer_.data<float>(); }
