@@ -64,10 +64,32 @@ TEMPLATE_TEST_CASE("a bound lenet5 equals the reference under every searcher", "
   check_model<TestType>("lenet5", 1);
 }
 
-TEST_CASE("bound zoo models equal the reference") {
-  check_model<Exact<>>("squeezenet1_1", 2);
-  check_model<QLearning<>>("mobilenet_v2", 1);
-  check_model<Greedy>("resnet18", 2);
+template <Searcher S>
+void bind_run_compare(Network<Greedy>& net, const Tensor& x, const Tensor& expected, int threads) {
+  INFO(S::name);
+  const Status bound = net.bind_with<S>({.threads = threads, .measure = quick});
+  INFO((bound.ok() ? "" : bound.error().what()));
+  REQUIRE(bound.ok());
+  auto got = net.run(x);
+  REQUIRE(got.ok());
+  CHECK(relative_error(expected, (*got)[0]) < 1e-3);
+}
+
+TEST_CASE("every zoo model, bound by every searcher, equals the reference") {
+  for (std::string_view model : zoo::names()) {
+    INFO(model);
+    Graph g = zoo::build(model).value();
+    const Tensor x = zoo::random_input(g.value(g.inputs()[0]).shape, 5);
+    const Tensor expected = run_reference(g, x).value()[0];
+    auto net = Network<Greedy>::create(std::move(g)).value();
+    const int threads = model == "mobilenet_v2" ? 2 : 1;  // one model on two threads: the pool's paths too
+    REQUIRE(net.measure({.threads = threads, .measure = quick}).ok());
+    bind_run_compare<QLearning<>>(net, x, expected, threads);
+    bind_run_compare<Exact<>>(net, x, expected, threads);
+    bind_run_compare<Greedy>(net, x, expected, threads);
+    bind_run_compare<RandomSearch<RandomConfig{.samples = 200}>>(net, x, expected, threads);
+    DefaultConvPrimitives::for_each([&]<class P>() { bind_run_compare<Fixed<P>>(net, x, expected, threads); });
+  }
 }
 
 TEST_CASE("network errors name what is wrong") {
