@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "options.hpp"
+#include "plot_svg.hpp"
 #include "primsel/primsel.hpp"
 #include "primsel/runtime/network.hpp"
 #include "primsel/search/searchers.hpp"
@@ -242,6 +243,21 @@ int run(const BenchOptions& opt) {
   std::printf("memory: weights %.1f MiB, activations %.1f MiB, workspace %.1f MiB\n", weights / 1048576.0,
               static_cast<double>(report.arena_bytes) / 1048576.0, static_cast<double>(report.workspace_bytes) / 1048576.0);
 
+  if (opt.compare_searchers || !opt.plot.empty()) {
+    const SearchResult random = RandomSearch<RandomConfig{.samples = 2000}>::search(net.problem(), {.seed = opt.seed});
+    if (opt.compare_searchers)
+      std::printf("compare: %s %.3f ms after %zu steps; random search %.3f ms after %zu samples; optimum %.3f ms\n",
+                  opt.searcher.c_str(), report.search.cost, report.search.trace.size(), random.cost,
+                  random.trace.size(), optimum);
+    if (!opt.plot.empty()) {
+      bench::PlotData pd{opt.model + ": " + opt.searcher + " on " + cpu_name(), opt.searcher, report.search.trace,
+                         opt.compare_searchers ? random.trace : std::vector<double>{}, optimum, {}};
+      for (const LayerBinding& l : report.layers) pd.layers.push_back({l.node, l.candidates, l.ms, l.chosen});
+      std::ofstream f(opt.plot, std::ios::trunc);
+      f << bench::plot_svg(pd);
+      if (!f) return fail("cannot write the plot '" + opt.plot + "'");
+    }
+  }
   if (!opt.json.empty()) {
     j.primsel_version = version_string;
     j.model = opt.model;

@@ -15,7 +15,8 @@ namespace primsel::bench {
 inline constexpr std::string_view usage =
     "usage: primsel-bench --model <zoo-name | model.onnx> [--searcher qlearning|random|exact|greedy|fixed:<primitive>]\n"
     "                     [--threads N] [--runs R] [--cache FILE] [--no-cache] [--seed S]\n"
-    "                     [--input in.bin] [--output out.bin] [--json report.json] [--list] [--quiet]\n";
+    "                     [--input in.bin] [--output out.bin] [--json report.json] [--plot trace.svg]\n"
+    "                     [--compare-searchers] [--list] [--quiet]\n";
 
 struct BenchOptions {
   std::string model;
@@ -25,7 +26,8 @@ struct BenchOptions {
   std::string cache;  ///< empty: the default location; see no_cache
   bool no_cache = false;
   std::uint64_t seed = 7;
-  std::string input, output, json;
+  std::string input, output, json, plot;
+  bool compare_searchers = false;
   bool list = false, quiet = false, help = false;
 };
 
@@ -79,6 +81,10 @@ inline Expected<BenchOptions> parse_options(const std::vector<std::string>& args
       PRIMSEL_ASSIGN_OR_RETURN(o.output, value());
     } else if (a == "--json") {
       PRIMSEL_ASSIGN_OR_RETURN(o.json, value());
+    } else if (a == "--plot") {
+      PRIMSEL_ASSIGN_OR_RETURN(o.plot, value());
+    } else if (a == "--compare-searchers") {
+      o.compare_searchers = true;
     } else if (a == "--list") {
       o.list = true;
     } else if (a == "--quiet") {

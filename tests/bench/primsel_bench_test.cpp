@@ -132,3 +132,21 @@ TEST_CASE("--cache: the second run measures and searches nothing") {
   CHECK(second.output.find("(from the cache), searched in") != std::string::npos);
   std::filesystem::remove(cache);
 }
+
+TEST_CASE("--plot writes a well-formed SVG with the trace, the optimum and the per-layer series") {
+  const std::string svg = temp("plot.svg"), log = temp("plot.log");
+  const Result r = bench("--model lenet5 --no-cache --quiet --runs 1 --compare-searchers --plot " + svg);
+  REQUIRE(r.status == 0);
+  CHECK(r.output.find("compare: qlearning") != std::string::npos);
+  const std::string check =
+      "/usr/bin/python3 -c \"import sys, xml.etree.ElementTree as ET; r = ET.parse(sys.argv[1]).getroot(); "
+      "ids = {g.get('id') for g in r.iter('{http://www.w3.org/2000/svg}g')}; "
+      "need = {'trace-qlearning', 'trace-random', 'optimum', 'layers'}; "
+      "sys.exit(0 if need <= ids else 'missing ' + str(need - ids))\" " + svg + " > " + log + " 2>&1";
+  const int status = std::system(check.c_str());
+  const std::vector<char> out = bytes(log);
+  INFO(std::string(out.begin(), out.end()));
+  CHECK(status == 0);
+  std::filesystem::remove(svg);
+  std::filesystem::remove(log);
+}
