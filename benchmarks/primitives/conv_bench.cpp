@@ -4,6 +4,8 @@
 // primitives show their effective rate) and peak_frac (of the measured single-core FMA peak times threads).
 // Built against oneDNN (Debian's libdnnl-dev, found by CMake when installed) it also runs oneDNN's convolution
 // (algorithm auto, layouts of its choosing, same fused activation) on every layer as "onednn", for comparison.
+// Run it with OMP_WAIT_POLICY=passive: oneDNN's OpenMP workers otherwise spin after each of its runs and steal the
+// core the next benchmark uses (measured: primsel's kernels lost up to 35% in a full run).
 //   ./build/benchmarks/conv_bench --benchmark_filter=resnet18 --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
 #include <benchmark/benchmark.h>
 

@@ -147,7 +147,7 @@ int run(const BenchOptions& opt) {
 
   // Measure and search, with progress on stderr.
   const bool tty = isatty(STDERR_FILENO) != 0;
-  BindOptions o{.threads = opt.threads, .seed = opt.seed};
+  BindOptions o{.threads = opt.threads, .seed = opt.seed, .budget_ms = opt.budget_ms};
   if (!opt.no_cache) o.cache_path = opt.cache.empty() ? default_cache_path(opt.model, opt.threads) : opt.cache;
   double last_print = -1e9;
   if (!opt.quiet)
@@ -238,7 +238,8 @@ int run(const BenchOptions& opt) {
               best_single_ms / latency.median);
   std::printf("cost model: predicted %.3f ms, optimum %.3f ms; %d layout conversion(s)\n", report.search.cost, optimum,
               report.conversions);
-  std::printf("measured in %.0f ms%s, searched in %.1f ms%s\n", measure_ms, from_cache ? " (from the cache)" : "",
+  std::printf("measured in %.0f ms%s%s, searched in %.1f ms%s\n", measure_ms, from_cache ? " (from the cache)" : "",
+              net.report().budget_exceeded ? " (budget exceeded: later candidates timed once)" : "",
               report.search_ms, report.searched_from_cache ? " (from the cache)" : "");
   std::printf("memory: weights %.1f MiB, activations %.1f MiB, workspace %.1f MiB\n", weights / 1048576.0,
               static_cast<double>(report.arena_bytes) / 1048576.0, static_cast<double>(report.workspace_bytes) / 1048576.0);

@@ -14,7 +14,7 @@ namespace primsel::bench {
 
 inline constexpr std::string_view usage =
     "usage: primsel-bench --model <zoo-name | model.onnx> [--searcher qlearning|random|exact|greedy|fixed:<primitive>]\n"
-    "                     [--threads N] [--runs R] [--cache FILE] [--no-cache] [--seed S]\n"
+    "                     [--threads N] [--runs R] [--budget-ms B] [--cache FILE] [--no-cache] [--seed S]\n"
     "                     [--input in.bin] [--output out.bin] [--json report.json] [--plot trace.svg]\n"
     "                     [--compare-searchers] [--list] [--quiet]\n";
 
@@ -23,6 +23,7 @@ struct BenchOptions {
   std::string searcher = "qlearning";
   int threads = hardware_threads();
   int runs = 50;
+  double budget_ms = 0;  ///< measuring budget, 0: none
   std::string cache;  ///< empty: the default location; see no_cache
   bool no_cache = false;
   std::uint64_t seed = 7;
@@ -67,6 +68,10 @@ inline Expected<BenchOptions> parse_options(const std::vector<std::string>& args
       PRIMSEL_ASSIGN_OR_RETURN(const std::string v, value());
       PRIMSEL_ASSIGN_OR_RETURN(const long long r, detail::integer(a, v, 1, 1000000));
       o.runs = static_cast<int>(r);
+    } else if (a == "--budget-ms") {
+      PRIMSEL_ASSIGN_OR_RETURN(const std::string v, value());
+      PRIMSEL_ASSIGN_OR_RETURN(const long long b, detail::integer(a, v, 0, 86400000));
+      o.budget_ms = static_cast<double>(b);
     } else if (a == "--seed") {
       PRIMSEL_ASSIGN_OR_RETURN(const std::string v, value());
       PRIMSEL_ASSIGN_OR_RETURN(const long long s, detail::integer(a, v, 0, (1ll << 62)));

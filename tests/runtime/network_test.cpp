@@ -122,3 +122,13 @@ TEST_CASE("a saved binding can be bound directly, and a wrong one is refused") {
   bad[0] = 99;
   CHECK_FALSE(net.bind_binding({.binding = bad}, "saved", {.measure = quick}).ok());
 }
+
+TEST_CASE("a measuring budget bounds start-up and still costs every candidate") {
+  auto net = Network<Greedy>::create(zoo::build("squeezenet1_1").value()).value();
+  REQUIRE(net.measure({.measure = {.min_runs = 50, .max_runs = 50, .spread = 0, .cap_ms = 1e9}, .budget_ms = 1}).ok());
+  CHECK(net.report().budget_exceeded);
+  for (const SearchNode& n : net.problem().nodes)
+    for (double c : n.cost) CHECK(c >= 0);
+  REQUIRE(net.measure({.measure = quick}).ok());
+  CHECK_FALSE(net.report().budget_exceeded);
+}

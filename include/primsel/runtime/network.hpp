@@ -40,6 +40,10 @@ struct BindOptions {
   int threads = 1;
   std::uint64_t seed = 7;  ///< the searcher's seed
   MeasureOptions measure{};
+  /// Wall-time budget for measuring, in ms (0: none). Past it, each remaining candidate is timed once, without
+  /// warm-up: start-up stays bounded and every candidate still gets a cost (a noisier one, reported in the
+  /// BindReport's `budget_exceeded`).
+  double budget_ms = 0;
   /// Tuning cache file: read to skip measuring (and searching, for a searcher + seed seen before), written after.
   /// Empty: no cache.
   std::string cache_path;
@@ -67,6 +71,7 @@ struct BindReport {
   double measure_ms = 0, search_ms = 0;
   std::size_t arena_bytes = 0, workspace_bytes = 0;
   int conversions = 0;  ///< layout conversions inserted between layers (and at the boundary)
+  bool budget_exceeded = false;
   bool measured_from_cache = false;
   bool searched_from_cache = false;
   std::string cache_note;  ///< why the cache was not used, if it was not
@@ -205,7 +210,10 @@ class Network {
       LayerBinding lb{n.name, n.op, n.inputs.empty() ? Shape{} : g.value(n.inputs[0]).shape,
                       g.value(n.outputs[0]).shape, {}, {}, 0, Layout::nchw, Layout::nchw};
       for (const Candidate& c : cands_[i]) {
-        PRIMSEL_ASSIGN_OR_RETURN(const double ms, time_candidate(i, c, o));
+        const double spent = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+        report_.budget_exceeded = report_.budget_exceeded || (o.budget_ms > 0 && spent > o.budget_ms);
+        const MeasureOptions how = report_.budget_exceeded ? MeasureOptions{.warmup = 0, .min_runs = 1, .max_runs = 1} : o.measure;
+        PRIMSEL_ASSIGN_OR_RETURN(const double ms, time_candidate(i, c, how));
         sn.candidates.push_back(c.name);
         lb.candidates.push_back(c.name);
         lb.ms.push_back(ms);
@@ -361,7 +369,7 @@ class Network {
     return v;
   }
 
-  Expected<double> time_candidate(std::size_t i, const Candidate& c, const BindOptions& o) {
+  Expected<double> time_candidate(std::size_t i, const Candidate& c, const MeasureOptions& how) {
     const Graph& g = *graph_;
     const Node& n = g.nodes()[i];
     std::vector<Tensor> owned;
@@ -385,7 +393,7 @@ class Network {
     const Context ctx{pool_.get(), {ws.bytes(), ws.size_bytes()}};
     PRIMSEL_ASSIGN_OR_RETURN(const Runner run, c.instantiate());
     ScopedFlushDenormals flush;
-    return median_ms([&] { run(views, y.view(), ctx); }, o.measure);
+    return median_ms([&] { run(views, y.view(), ctx); }, how);
   }
 
   /// Time of converting a tensor of `shape` between layouts (0 when they agree), measured once per key.
