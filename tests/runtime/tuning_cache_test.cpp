@@ -168,3 +168,25 @@ TEST_CASE("a second start-up reads the cache instead of measuring and searching"
   }
   std::filesystem::remove(path);
 }
+
+TEST_CASE("cached bindings are keyed by searcher, Fixed primitive and configuration") {
+  const std::string path = temp_path("keys");
+  std::filesystem::remove(path);
+  const BindOptions o{.measure = {.warmup = 0, .min_runs = 1, .max_runs = 1}, .cache_path = path};
+  auto net = Network<Greedy>::create(zoo::build("resnet18", {.calibrate = false}).value()).value();
+  REQUIRE(net.bind_with<Fixed<Im2colGemm>>(o).ok());
+  const std::vector<int> im2col = net.report().search.binding;
+  CHECK(net.report().searcher == "fixed:im2col_gemm");
+  REQUIRE(net.bind_with<Fixed<WinogradF43>>(o).ok());
+  CHECK_FALSE(net.report().searched_from_cache);
+  CHECK(net.report().search.binding != im2col);
+  REQUIRE(net.bind_with<QLearning<>>(o).ok());
+  REQUIRE(net.bind_with<QLearning<QConfig{.episodes = 5}>>(o).ok());
+  CHECK_FALSE(net.report().searched_from_cache);  // another configuration: searched, not reused
+  REQUIRE(net.bind_with<QLearning<>>(o).ok());
+  CHECK(net.report().searched_from_cache);
+  const auto record = load_tuning_cache(path);
+  REQUIRE(record.ok());
+  CHECK(record->bindings.size() == 4);
+  std::filesystem::remove(path);
+}

@@ -101,9 +101,9 @@ class Network {
   Status bind_with(const BindOptions& o = {}) {
     PRIMSEL_CHECK(o.threads >= 1, ErrorCode::invalid_argument, "threads must be >= 1");
     if (!measured_ || measured_threads_ != o.threads || cache_path_ != o.cache_path) PRIMSEL_RETURN_IF_ERROR(measure(o));
-    report_.searcher = std::string(T::name);
+    report_.searcher = searcher_id<T>();
     const auto t0 = std::chrono::steady_clock::now();
-    const std::string key = std::string(T::name) + " " + std::to_string(o.seed);
+    const std::string key = report_.searcher + " " + std::to_string(o.seed);
     if (auto it = record_.bindings.find(key); it != record_.bindings.end()) {
       report_.search = {it->second, problem_.cost(it->second), {problem_.cost(it->second)}, false, "from the tuning cache"};
       report_.searched_from_cache = true;
@@ -116,7 +116,7 @@ class Network {
       }
     }
     report_.search_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-    return instantiate(std::string(T::name));
+    return instantiate(report_.searcher);
   }
 
   /// Binds a given binding (one candidate index per node, e.g. saved from an earlier search or a Fixed rule
@@ -326,6 +326,22 @@ class Network {
     std::vector<int> inputs;
     int output = -1;
   };
+
+  /// A searcher's identity in reports and cache keys: its name, the primitive of a Fixed<P>, and a hash of a
+  /// compile-time configuration (two QLearning configurations must not share cached bindings).
+  template <Searcher T>
+  static std::string searcher_id() {
+    std::string id(T::name);
+    if constexpr (requires { T::primitive; }) {
+      id += ':';
+      id += T::primitive;
+    }
+    if constexpr (requires { T::config; }) {
+      id += '#';
+      id += hex64(fnv1a(std::string_view(reinterpret_cast<const char*>(&T::config), sizeof(T::config)))).substr(0, 8);
+    }
+    return id;
+  }
 
   static void warn(const BindOptions& o, std::string_view message) {
     if (o.warn) {

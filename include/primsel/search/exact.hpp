@@ -26,6 +26,7 @@ struct ExactConfig {
 template <ExactConfig Config = ExactConfig{}>
 struct Exact {
   static constexpr std::string_view name = "exact";
+  static constexpr ExactConfig config = Config;
 
   static SearchResult search(const SelectionProblem& p, const SearchOptions& = {}) {
     State s;
