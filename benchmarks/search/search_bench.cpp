@@ -24,6 +24,7 @@ template <class S> void run(const char* label, const SelectionProblem& p, double
   std::printf("  %-28s mean %.2f%% worst %.2f%% reach5%% median %.0f\n", label, gap, worst, r[5]);
 }
 int main(int argc, char** argv) {
+  if (argc < 2) std::printf("usage: search_bench FILE.cache...\n");
   for (int i = 1; i < argc; ++i) {
     auto rec = load_tuning_cache(argv[i]);
     if (!rec) { std::printf("%s: %s\n", argv[i], rec.error().what()); continue; }
@@ -31,14 +32,10 @@ int main(int argc, char** argv) {
     double opt = Exact<>::search(p).cost;
     std::printf("%s: %zu nodes, optimum %.3f, greedy %.3f\n", argv[i], p.size(), opt, Greedy::search(p).cost);
     run<QLearning<>>("default", p, opt);
-    run<QLearning<QConfig{.alpha = 0.1, .replay = 64}>>("QS-DNN-like a0.1 r64", p, opt);
-    run<QLearning<QConfig{.episodes = 300, .alpha = 0.5, .replay = 512}>>("a0.5 r512", p, opt);
-    run<QLearning<QConfig{.episodes = 300, .alpha = 0.7, .replay = 512}>>("a0.7 r512", p, opt);
-    run<QLearning<QConfig{.episodes = 300, .alpha = 1.0, .replay = 512}>>("a1.0 r512", p, opt);
-    run<QLearning<QConfig{.episodes = 300, .alpha = 0.5, .replay = 1024}>>("a0.5 r1024", p, opt);
-    run<QLearning<QConfig{.episodes = 300, .alpha = 0.7, .replay = 2048}>>("a0.7 r2048", p, opt);
-    run<QLearning<QConfig{.episodes = 200, .alpha = 0.7, .replay = 1024}>>("e200 a0.7 r1024", p, opt);
-    run<QLearning<QConfig{.episodes = 500, .alpha = 0.5, .replay = 1024}>>("e500 a0.5 r1024", p, opt);
+    run<QLearning<QConfig{.polish = false}>>("default without polish", p, opt);
+    run<QLearning<QConfig{.epsilon = {1.0, 0.1}, .replay = 512}>>("eps 0.1, replay 512", p, opt);
+    run<QLearning<QConfig{.alpha = 0.1, .epsilon = {1.0, 0.1}, .replay = 64, .polish = false}>>("QS-DNN-like", p, opt);
+    run<QLearning<QConfig{.episodes = 100}>>("100 episodes", p, opt);
     run<RandomSearch<RandomConfig{.samples = 20000}>>("random, 20000 samples", p, opt);
   }
 }
