@@ -16,7 +16,7 @@ inline constexpr std::string_view usage =
     "usage: primsel-bench --model <zoo-name | model.onnx> [--searcher qlearning|random|exact|greedy|fixed:<primitive>]\n"
     "                     [--threads N] [--runs R] [--budget-ms B] [--cache FILE] [--no-cache] [--seed S]\n"
     "                     [--input in.bin] [--output out.bin] [--json report.json] [--plot trace.svg]\n"
-    "                     [--compare-searchers] [--list] [--quiet]\n";
+    "                     [--compare-searchers] [--emit-binding binding.hpp] [--list] [--quiet]\n";
 
 struct BenchOptions {
   std::string model;
@@ -27,7 +27,7 @@ struct BenchOptions {
   std::string cache;  ///< empty: the default location; see no_cache
   bool no_cache = false;
   std::uint64_t seed = 7;
-  std::string input, output, json, plot;
+  std::string input, output, json, plot, emit_binding;
   bool compare_searchers = false;
   bool list = false, quiet = false, help = false;
 };
@@ -88,6 +88,8 @@ inline Expected<BenchOptions> parse_options(const std::vector<std::string>& args
       PRIMSEL_ASSIGN_OR_RETURN(o.json, value());
     } else if (a == "--plot") {
       PRIMSEL_ASSIGN_OR_RETURN(o.plot, value());
+    } else if (a == "--emit-binding") {
+      PRIMSEL_ASSIGN_OR_RETURN(o.emit_binding, value());
     } else if (a == "--compare-searchers") {
       o.compare_searchers = true;
     } else if (a == "--list") {

@@ -132,3 +132,24 @@ TEST_CASE("a measuring budget bounds start-up and still costs every candidate") 
   REQUIRE(net.measure({.measure = quick}).ok());
   CHECK_FALSE(net.report().budget_exceeded);
 }
+
+TEST_CASE("binding by saved names needs no measuring, and a name a node does not offer is an error") {
+  auto searched = Network<Exact<>>::create(zoo::build("lenet5").value()).value();
+  REQUIRE(searched.bind({.measure = quick}).ok());
+  std::vector<std::string> saved;
+  for (const LayerBinding& l : searched.report().layers) saved.push_back(l.candidates[static_cast<std::size_t>(l.chosen)]);
+  const std::vector<std::string_view> names(saved.begin(), saved.end());
+  auto firmware = Network<Exact<>>::create(zoo::build("lenet5").value()).value();
+  REQUIRE(firmware.bind_names(names).ok());
+  CHECK(firmware.report().measure_ms == 0);
+  const Tensor x = zoo::random_input({1, 1, 28, 28}, 4);
+  const Tensor a = searched.run(x).value()[0], b = firmware.run(x).value()[0];
+  CHECK(std::equal(a.floats().begin(), a.floats().end(), b.floats().begin()));
+  std::vector<std::string_view> wrong = names;
+  wrong[0] = "magic_conv";
+  const Status s = firmware.bind_names(wrong);
+  REQUIRE_FALSE(s.ok());
+  CHECK_THAT(s.error().what(), Catch::Contains("no candidate 'magic_conv'"));
+  CHECK_THAT(s.error().what(), Catch::Contains("offered: "));
+  CHECK_FALSE(firmware.bind_names(std::span<const std::string_view>(names).first(2)).ok());
+}

@@ -52,11 +52,11 @@ Candidate conv_candidate(const ConvDesc& d, const ConvWeights& w, int threads, E
                    }};
 }
 
-/// A layout-preserving op (pooling, eltwise, concat) in layout `l`: named "<op>_<layout>".
+/// A layout-preserving op (pooling, eltwise, concat) in layout `l`: named "<op>_nchw" or "<op>_nchwc" (the
+/// native blocked layout, 8 or 16 channels by ISA: names stay the same across ISAs, so saved bindings do too).
 inline Candidate op_candidate(std::string_view op, Layout l, Runner run) {
   std::string name(op);
-  name += '_';
-  name += to_string(l);
+  name += l == Layout::nchw ? "_nchw" : "_nchwc";
   return Candidate{std::move(name), l, l, 0, [run = std::move(run)]() -> Expected<Runner> { return run; }};
 }
 

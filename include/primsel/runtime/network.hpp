@@ -119,6 +119,45 @@ class Network {
     return instantiate(report_.searcher);
   }
 
+  /// Binds by candidate name, one per node in graph order, without measuring or searching: a binding saved from
+  /// an earlier search (`primsel-bench --emit-binding`) baked into firmware. A name a node does not offer is an
+  /// error naming the node and what it offers.
+  Status bind_names(std::span<const std::string_view> names, const BindOptions& o = {}) {
+    PRIMSEL_CHECK(o.threads >= 1, ErrorCode::invalid_argument, "threads must be >= 1");
+    const Graph& g = *graph_;
+    PRIMSEL_CHECK(names.size() == g.nodes().size(), ErrorCode::invalid_argument,
+                  "the binding names " + std::to_string(names.size()) + " primitives for " +
+                      std::to_string(g.nodes().size()) + " nodes of '" + g.name() + "'");
+    pool_ = std::make_unique<ThreadPool>(o.threads);
+    measured_ = false;
+    report_ = {};
+    problem_ = {};
+    cands_.assign(g.nodes().size(), {});
+    SearchResult chosen;
+    for (std::size_t i = 0; i < g.nodes().size(); ++i) {
+      PRIMSEL_ASSIGN_OR_RETURN(cands_[i], node_candidates<Primitives>(g, i, o.threads));
+      const Node& n = g.nodes()[i];
+      LayerBinding lb{n.name, n.op, n.inputs.empty() ? Shape{} : g.value(n.inputs[0]).shape,
+                      g.value(n.outputs[0]).shape, {}, {}, 0, Layout::nchw, Layout::nchw};
+      int found = -1;
+      std::string offered;
+      for (std::size_t c = 0; c < cands_[i].size(); ++c) {
+        lb.candidates.push_back(cands_[i][c].name);
+        lb.ms.push_back(0.0);
+        offered += (c ? ", " : "") + cands_[i][c].name;
+        if (cands_[i][c].name == names[i]) found = static_cast<int>(c);
+      }
+      PRIMSEL_CHECK(found >= 0, ErrorCode::invalid_argument,
+                    "no candidate '" + std::string(names[i]) + "' here (offered: " + offered + ")", g.context_of(n));
+      chosen.binding.push_back(found);
+      report_.layers.push_back(std::move(lb));
+    }
+    chosen.note = "bound by name, not measured";
+    report_.searcher = "names";
+    report_.search = std::move(chosen);
+    return instantiate(report_.searcher);
+  }
+
   /// Binds a given binding (one candidate index per node, e.g. saved from an earlier search or a Fixed rule
   /// chosen at run time) on the measured problem.
   Status bind_binding(SearchResult chosen, std::string searcher_name, const BindOptions& o = {}) {
