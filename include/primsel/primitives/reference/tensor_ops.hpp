@@ -27,6 +27,7 @@ inline void concat(std::span<const ConstTensorView> xs, std::int64_t axis, Tenso
   std::int64_t offset = 0;
   for (const ConstTensorView& x : xs) {
     const std::int64_t block = x.shape()[static_cast<int>(axis)] * inner;
+    if (block == 0) continue;  // an empty input may have no storage: memcpy from null is undefined even for 0 bytes
     for (std::int64_t o = 0; o < outer; ++o)
       std::memcpy(yd + o * y_block + offset, x.data<float>() + o * block, static_cast<std::size_t>(block) * sizeof(float));
     offset += block;
