@@ -19,6 +19,8 @@
 
 #include <concepts>
 #include <cstddef>
+#include <cstring>
+#include <string>
 #include <span>
 #include <string_view>
 #include <type_traits>
@@ -48,6 +50,18 @@ struct ConvWeights {
   ConstTensorView bias;
   bool has_bias() const noexcept { return bias.bytes() != nullptr; }
 };
+
+/// The layer's bias in a zero-filled [size] tensor (size >= OC, e.g. padded to the channel block); all zeros when
+/// the layer has none. Fails when the descriptor says there is a bias and `w` does not carry one of [OC].
+inline Expected<Tensor> plan_bias(const ConvDesc& d, const ConvWeights& w, std::int64_t size) {
+  PRIMSEL_ASSIGN_OR_RETURN(Tensor bias, Tensor::create({size}));
+  if (d.has_bias) {
+    PRIMSEL_CHECK(w.has_bias() && w.bias.shape() == Shape{d.oc}, ErrorCode::shape_mismatch,
+                  "bias must have " + std::to_string(d.oc) + " elements for layer " + to_string(d));
+    std::memcpy(bias.bytes(), w.bias.bytes(), static_cast<std::size_t>(d.oc) * sizeof(float));
+  }
+  return bias;
+}
 
 /// What run() may use: the thread pool for intra-op parallelism and a scratch buffer of at least
 /// workspace_bytes(desc, pool.size()) bytes, aligned to tensor_alignment.

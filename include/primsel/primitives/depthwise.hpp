@@ -43,16 +43,11 @@ struct Depthwise {
     const std::int64_t cb = (d.oc + block - 1) / block;
     Plan p{d, {}, {}};
     PRIMSEL_ASSIGN_OR_RETURN(p.weights, Tensor::create({cb, d.kh, d.kw, block}));
-    PRIMSEL_ASSIGN_OR_RETURN(p.bias, Tensor::create({cb * block}));
+    PRIMSEL_ASSIGN_OR_RETURN(p.bias, plan_bias(d, w, cb * block));
     const float* src = w.weight.data<float>();
     float* dst = p.weights.data<float>();
     for (std::int64_t c = 0; c < d.oc; ++c)
       for (std::int64_t t = 0; t < d.kh * d.kw; ++t) dst[((c / block) * d.kh * d.kw + t) * block + c % block] = src[c * d.kh * d.kw + t];
-    if (d.has_bias) {
-      PRIMSEL_CHECK(w.has_bias() && w.bias.shape() == Shape{d.oc}, ErrorCode::shape_mismatch,
-                    "bias must have " + std::to_string(d.oc) + " elements for layer " + to_string(d));
-      std::memcpy(p.bias.bytes(), w.bias.bytes(), static_cast<std::size_t>(d.oc) * sizeof(float));
-    }
     return p;
   }
 

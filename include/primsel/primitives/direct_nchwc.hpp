@@ -47,7 +47,7 @@ struct DirectNchwc {
     const std::int64_t ocb = blocks(d.oc), icb = blocks(d.ic);
     Plan p{d, {}, {}};
     PRIMSEL_ASSIGN_OR_RETURN(p.weights, Tensor::create({ocb * icb, d.kh * d.kw, block, block}));
-    PRIMSEL_ASSIGN_OR_RETURN(p.bias, Tensor::create({ocb * block}));
+    PRIMSEL_ASSIGN_OR_RETURN(p.bias, plan_bias(d, w, ocb * block));
     const float* src = w.weight.data<float>();
     float* dst = p.weights.data<float>();
     for (std::int64_t o = 0; o < d.oc; ++o)
@@ -55,11 +55,6 @@ struct DirectNchwc {
         for (std::int64_t t = 0; t < d.kh * d.kw; ++t)
           dst[(((o / block) * icb + i / block) * d.kh * d.kw + t) * block * block + (i % block) * block + o % block] =
               src[(o * d.ic + i) * d.kh * d.kw + t];
-    if (d.has_bias) {
-      PRIMSEL_CHECK(w.has_bias() && w.bias.shape() == Shape{d.oc}, ErrorCode::shape_mismatch,
-                    "bias must have " + std::to_string(d.oc) + " elements for layer " + to_string(d));
-      std::memcpy(p.bias.bytes(), w.bias.bytes(), static_cast<std::size_t>(d.oc) * sizeof(float));
-    }
     return p;
   }
 

@@ -439,12 +439,7 @@ struct FftConv {
       p.tables.cos[static_cast<std::size_t>(j)] = static_cast<float>(std::cos(a));
       p.tables.sin[static_cast<std::size_t>(j)] = static_cast<float>(std::sin(a));
     }
-    PRIMSEL_ASSIGN_OR_RETURN(p.bias, Tensor::create({g.ocp}));
-    if (d.has_bias) {
-      PRIMSEL_CHECK(w.has_bias() && w.bias.shape() == Shape{d.oc}, ErrorCode::shape_mismatch,
-                    "bias must have " + std::to_string(d.oc) + " elements for layer " + to_string(d));
-      std::memcpy(p.bias.bytes(), w.bias.bytes(), static_cast<std::size_t>(d.oc) * sizeof(float));
-    }
+    PRIMSEL_ASSIGN_OR_RETURN(p.bias, plan_bias(d, w, g.ocp));
     PRIMSEL_ASSIGN_OR_RETURN(p.filters, Tensor::create({g.bins() * g.icp * 2 * g.ocp}));
     // Scratch for one group of W filters: a row of their taps and their spectra.
     PRIMSEL_ASSIGN_OR_RETURN(Tensor scratch, Tensor::create({std::int64_t(g.thread_bytes() / 4)}));

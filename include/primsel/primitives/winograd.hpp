@@ -200,12 +200,7 @@ struct Winograd {
         for (int xi = 0; xi < alpha2; ++xi)
           std::memcpy(p.u[static_cast<std::size_t>(xi)].row(i, o0), rows.data() + xi * nr, nr * sizeof(float));
       }
-    PRIMSEL_ASSIGN_OR_RETURN(p.bias, Tensor::create({ocp}));
-    if (d.has_bias) {
-      PRIMSEL_CHECK(w.has_bias() && w.bias.shape() == Shape{d.oc}, ErrorCode::shape_mismatch,
-                    "bias must have " + std::to_string(d.oc) + " elements for layer " + to_string(d));
-      std::memcpy(p.bias.bytes(), w.bias.bytes(), static_cast<std::size_t>(d.oc) * sizeof(float));
-    }
+    PRIMSEL_ASSIGN_OR_RETURN(p.bias, plan_bias(d, w, ocp));
     return p;
   }
 

@@ -31,10 +31,7 @@ struct GemmConvPlan {
       p.weights.push_back(std::move(a));
     }
     if (d.has_bias) {
-      PRIMSEL_CHECK(w.has_bias() && w.bias.shape() == Shape{d.oc}, ErrorCode::shape_mismatch,
-                    "bias must have " + std::to_string(d.oc) + " elements for layer " + to_string(d));
-      PRIMSEL_ASSIGN_OR_RETURN(p.bias, Tensor::create({d.oc}));
-      std::memcpy(p.bias.bytes(), w.bias.bytes(), p.bias.size_bytes());
+      PRIMSEL_ASSIGN_OR_RETURN(p.bias, plan_bias(d, w, d.oc));
     }
     return p;
   }
