@@ -100,7 +100,7 @@ class Network {
   template <Searcher T>
   Status bind_with(const BindOptions& o = {}) {
     PRIMSEL_CHECK(o.threads >= 1, ErrorCode::invalid_argument, "threads must be >= 1");
-    if (!measured_ || measured_threads_ != o.threads || cache_path_ != o.cache_path) PRIMSEL_RETURN_IF_ERROR(measure(o));
+    PRIMSEL_RETURN_IF_ERROR(ensure_measured(o));
     report_.searcher = searcher_id<T>();
     const auto t0 = std::chrono::steady_clock::now();
     const std::string key = report_.searcher + " " + std::to_string(o.seed);
@@ -137,8 +137,7 @@ class Network {
     for (std::size_t i = 0; i < g.nodes().size(); ++i) {
       PRIMSEL_ASSIGN_OR_RETURN(cands_[i], node_candidates<Primitives>(g, i, o.threads));
       const Node& n = g.nodes()[i];
-      LayerBinding lb{n.name, n.op, n.inputs.empty() ? Shape{} : g.value(n.inputs[0]).shape,
-                      g.value(n.outputs[0]).shape, {}, {}, 0, Layout::nchw, Layout::nchw};
+      LayerBinding lb = describe(n);
       int found = -1;
       std::string offered;
       for (std::size_t c = 0; c < cands_[i].size(); ++c) {
@@ -162,7 +161,7 @@ class Network {
   /// chosen at run time) on the measured problem.
   Status bind_binding(SearchResult chosen, std::string searcher_name, const BindOptions& o = {}) {
     PRIMSEL_CHECK(o.threads >= 1, ErrorCode::invalid_argument, "threads must be >= 1");
-    if (!measured_ || measured_threads_ != o.threads || cache_path_ != o.cache_path) PRIMSEL_RETURN_IF_ERROR(measure(o));
+    PRIMSEL_RETURN_IF_ERROR(ensure_measured(o));
     report_.searcher = std::move(searcher_name);
     report_.search = std::move(chosen);
     report_.searched_from_cache = false;
@@ -171,30 +170,6 @@ class Network {
     return instantiate(report_.searcher);
   }
 
- private:
-  /// Plans the chosen candidate of every node and lays out the execution.
-  Status instantiate(const std::string& searcher) {
-    const Graph& g = *graph_;
-    steps_.clear(), buffers_.clear(), chosen_.clear();
-    report_.conversions = 0;
-    PRIMSEL_CHECK(report_.search.binding.size() == g.nodes().size(), ErrorCode::invalid_argument,
-                  searcher + " gave a binding of " + std::to_string(report_.search.binding.size()) + " choices for " +
-                      std::to_string(g.nodes().size()) + " nodes");
-    for (std::size_t i = 0; i < g.nodes().size(); ++i) {
-      const int c = report_.search.binding[i];
-      PRIMSEL_CHECK(c >= 0 && static_cast<std::size_t>(c) < cands_[i].size(), ErrorCode::invalid_argument,
-                    searcher + " chose a candidate that does not exist", g.context_of(g.nodes()[i]));
-      const Candidate& cand = cands_[i][static_cast<std::size_t>(c)];
-      PRIMSEL_ASSIGN_OR_RETURN(Runner r, cand.instantiate());
-      chosen_.push_back({cand.input_layout, cand.output_layout, cand.workspace_bytes, std::move(r)});
-      report_.layers[i].chosen = c;
-      report_.layers[i].input_layout = cand.input_layout;
-      report_.layers[i].output_layout = cand.output_layout;
-    }
-    return plan_execution();
-  }
-
- public:
   /// Times every candidate of every node and every conversion, on `o.threads` threads.
   Status measure(const BindOptions& o = {}) {
     PRIMSEL_CHECK(o.threads >= 1, ErrorCode::invalid_argument, "threads must be >= 1");
@@ -231,10 +206,10 @@ class Network {
         record_ = std::move(*cached);
         problem_ = record_.problem;
         for (std::size_t i = 0; i < g.nodes().size(); ++i) {
-          const Node& n = g.nodes()[i];
-          report_.layers.push_back({n.name, n.op, n.inputs.empty() ? Shape{} : g.value(n.inputs[0]).shape,
-                                    g.value(n.outputs[0]).shape, problem_.nodes[i].candidates, problem_.nodes[i].cost,
-                                    0, Layout::nchw, Layout::nchw});
+          LayerBinding lb = describe(g.nodes()[i]);
+          lb.candidates = problem_.nodes[i].candidates;
+          lb.ms = problem_.nodes[i].cost;
+          report_.layers.push_back(std::move(lb));
         }
         report_.measured_from_cache = true;
         report_.measure_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
@@ -246,8 +221,7 @@ class Network {
     for (std::size_t i = 0; i < g.nodes().size(); ++i) {
       const Node& n = g.nodes()[i];
       SearchNode sn{n.name, {}, {}};
-      LayerBinding lb{n.name, n.op, n.inputs.empty() ? Shape{} : g.value(n.inputs[0]).shape,
-                      g.value(n.outputs[0]).shape, {}, {}, 0, Layout::nchw, Layout::nchw};
+      LayerBinding lb = describe(n);
       for (const Candidate& c : cands_[i]) {
         const double spent = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
         report_.budget_exceeded = report_.budget_exceeded || (o.budget_ms > 0 && spent > o.budget_ms);
@@ -349,6 +323,28 @@ class Network {
   }
 
  private:
+  /// Plans the chosen candidate of every node and lays out the execution.
+  Status instantiate(const std::string& searcher) {
+    const Graph& g = *graph_;
+    steps_.clear(), buffers_.clear(), chosen_.clear();
+    report_.conversions = 0;
+    PRIMSEL_CHECK(report_.search.binding.size() == g.nodes().size(), ErrorCode::invalid_argument,
+                  searcher + " gave a binding of " + std::to_string(report_.search.binding.size()) + " choices for " +
+                      std::to_string(g.nodes().size()) + " nodes");
+    for (std::size_t i = 0; i < g.nodes().size(); ++i) {
+      const int c = report_.search.binding[i];
+      PRIMSEL_CHECK(c >= 0 && static_cast<std::size_t>(c) < cands_[i].size(), ErrorCode::invalid_argument,
+                    searcher + " chose a candidate that does not exist", g.context_of(g.nodes()[i]));
+      const Candidate& cand = cands_[i][static_cast<std::size_t>(c)];
+      PRIMSEL_ASSIGN_OR_RETURN(Runner r, cand.instantiate());
+      chosen_.push_back({cand.input_layout, cand.output_layout, cand.workspace_bytes, std::move(r)});
+      report_.layers[i].chosen = c;
+      report_.layers[i].input_layout = cand.input_layout;
+      report_.layers[i].output_layout = cand.output_layout;
+    }
+    return plan_execution();
+  }
+
   Network() = default;
 
   /// A buffer: an activation in one layout, in the arena (or a caller's input/output).
@@ -380,6 +376,19 @@ class Network {
       id += hex64(fnv1a(std::string_view(reinterpret_cast<const char*>(&T::config), sizeof(T::config)))).substr(0, 8);
     }
     return id;
+  }
+
+  /// Measures unless the measurements in hand are for these threads and this cache file.
+  Status ensure_measured(const BindOptions& o) {
+    if (measured_ && measured_threads_ == o.threads && cache_path_ == o.cache_path) return {};
+    return measure(o);
+  }
+
+  /// A node's report line before anything is chosen: name, op, shapes.
+  LayerBinding describe(const Node& n) const {
+    const Graph& g = *graph_;
+    return {n.name, n.op, n.inputs.empty() ? Shape{} : g.value(n.inputs[0]).shape, g.value(n.outputs[0]).shape,
+            {}, {}, 0, Layout::nchw, Layout::nchw};
   }
 
   static void warn(const BindOptions& o, std::string_view message) {
