@@ -47,22 +47,6 @@ inline std::size_t element_size(DataType t) {
 }
 inline bool is_float(DataType t) { return t == DataType::float32 || t == DataType::float64; }
 
-template <class T>
-T load_le(const char* p) {
-  std::uint64_t v = 0;
-  for (std::size_t i = 0; i < sizeof(T); ++i) v |= static_cast<std::uint64_t>(static_cast<std::uint8_t>(p[i])) << (8 * i);
-  T out;
-  if constexpr (sizeof(T) == 8) {
-    std::memcpy(&out, &v, 8);
-  } else if constexpr (sizeof(T) == 4) {
-    const auto v32 = static_cast<std::uint32_t>(v);
-    std::memcpy(&out, &v32, 4);
-  } else {
-    const auto v8 = static_cast<std::uint8_t>(v);
-    std::memcpy(&out, &v8, 1);
-  }
-  return out;
-}
 }  // namespace detail
 
 /// Decodes one TensorProto message. Errors name the tensor (when its name was read) and the byte offset.
@@ -90,7 +74,7 @@ inline Expected<TensorData> parse_tensor(proto::Reader r) {
         if (f.type == proto::WireType::fixed64) {
           doubles.push_back(f.as_double());
         } else if (f.type == proto::WireType::bytes && f.bytes.size() % 8 == 0) {
-          for (std::size_t i = 0; i < f.bytes.size(); i += 8) doubles.push_back(detail::load_le<double>(f.bytes.data() + i));
+          for (std::size_t i = 0; i < f.bytes.size(); i += 8) doubles.push_back(proto::load_le<double>(f.bytes.data() + i));
         } else {
           return proto::wire_error(f.offset, "tensor '" + t.name + "': malformed double_data");
         }
@@ -120,17 +104,17 @@ inline Expected<TensorData> parse_tensor(proto::Reader r) {
     if (detail::is_float(dt)) {
       t.floats.resize(static_cast<std::size_t>(n));
       for (std::size_t i = 0; i < t.floats.size(); ++i)
-        t.floats[i] = dt == DataType::float32 ? detail::load_le<float>(raw.data() + 4 * i)
-                                              : static_cast<float>(detail::load_le<double>(raw.data() + 8 * i));
+        t.floats[i] = dt == DataType::float32 ? proto::load_le<float>(raw.data() + 4 * i)
+                                              : static_cast<float>(proto::load_le<double>(raw.data() + 8 * i));
     } else {
       t.ints.resize(static_cast<std::size_t>(n));
       for (std::size_t i = 0; i < t.ints.size(); ++i) {
         const char* p = raw.data() + i * detail::element_size(dt);
         switch (dt) {
           case DataType::uint8: t.ints[i] = static_cast<std::uint8_t>(*p); break;
-          case DataType::int8: t.ints[i] = detail::load_le<std::int8_t>(p); break;
-          case DataType::int32: t.ints[i] = detail::load_le<std::int32_t>(p); break;
-          default: t.ints[i] = detail::load_le<std::int64_t>(p); break;
+          case DataType::int8: t.ints[i] = proto::load_le<std::int8_t>(p); break;
+          case DataType::int32: t.ints[i] = proto::load_le<std::int32_t>(p); break;
+          default: t.ints[i] = proto::load_le<std::int64_t>(p); break;
         }
       }
     }

@@ -44,6 +44,25 @@ struct Field {
   }
 };
 
+/// A little-endian value of type T (1, 4 or 8 bytes) at p, whatever the host's byte order.
+template <class T>
+T load_le(const char* p) noexcept {
+  static_assert(sizeof(T) == 1 || sizeof(T) == 4 || sizeof(T) == 8);
+  std::uint64_t v = 0;
+  for (std::size_t i = 0; i < sizeof(T); ++i) v |= static_cast<std::uint64_t>(static_cast<std::uint8_t>(p[i])) << (8 * i);
+  T out;
+  if constexpr (sizeof(T) == 8) {
+    std::memcpy(&out, &v, 8);
+  } else if constexpr (sizeof(T) == 4) {
+    const auto v32 = static_cast<std::uint32_t>(v);
+    std::memcpy(&out, &v32, 4);
+  } else {
+    const auto v8 = static_cast<std::uint8_t>(v);
+    std::memcpy(&out, &v8, 1);
+  }
+  return out;
+}
+
 inline Error wire_error(std::size_t offset, const std::string& what) {
   return Error(ErrorCode::invalid_model, "corrupt protobuf at byte " + std::to_string(offset) + ": " + what);
 }
@@ -89,9 +108,7 @@ class Reader {
         if (data_.size() - pos_ < width)
           return wire_error(base_ + pos_, "field " + std::to_string(number) + " needs " + std::to_string(width) +
                                               " bytes, " + std::to_string(data_.size() - pos_) + " remain");
-        std::uint64_t v = 0;
-        for (std::size_t i = 0; i < width; ++i) v |= static_cast<std::uint64_t>(static_cast<std::uint8_t>(data_[pos_ + i])) << (8 * i);
-        f.value = v;
+        f.value = width == 8 ? load_le<std::uint64_t>(data_.data() + pos_) : load_le<std::uint32_t>(data_.data() + pos_);
         pos_ += width;
         break;
       }
@@ -153,11 +170,7 @@ inline Status append_floats(const Field& f, std::vector<float>& out) {
   const std::size_t n = f.bytes.size() / 4;
   const std::size_t old = out.size();
   out.resize(old + n);
-  for (std::size_t i = 0; i < n; ++i) {
-    std::uint32_t bits = 0;
-    for (int b = 0; b < 4; ++b) bits |= static_cast<std::uint32_t>(static_cast<std::uint8_t>(f.bytes[i * 4 + static_cast<std::size_t>(b)])) << (8 * b);
-    std::memcpy(&out[old + i], &bits, sizeof(float));
-  }
+  for (std::size_t i = 0; i < n; ++i) out[old + i] = load_le<float>(f.bytes.data() + i * 4);
   return {};
 }
 
