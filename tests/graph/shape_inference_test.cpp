@@ -177,3 +177,19 @@ TEST_CASE("inconsistent shapes are rejected with the node and shapes") {
     CHECK_THAT(finalize_error(g), Catch::Contains("MaxPool 'pool'") && Catch::Contains("must be 4-D, got 1x256"));
   }
 }
+
+TEST_CASE("window and pad sizes beyond 2^31 are refused before they can overflow (found by the ONNX fuzzer)") {
+  const std::int64_t huge = std::int64_t{1} << 62;
+  const auto one_node = [&](OpKind op, OpParams params, bool weights) {
+    Graph g("huge");
+    const ValueId x = g.add_input("x", {1, 2, 8, 8});
+    std::vector<ValueId> inputs{x};
+    if (weights) inputs.push_back(g.add_constant("w", Tensor({2, 2, 1, 1})));
+    g.mark_output(g.add_node(op, "n", inputs, params));
+    return finalize_error(g);
+  };
+  CHECK_THAT(one_node(OpKind::Pad, PadParams{.begin = {0, 0, huge, 0}, .end = {0, 0, huge, 0}}, false), Catch::Contains("Pad 'n'") && Catch::Contains("beyond 2^31"));
+  CHECK_THAT(one_node(OpKind::Conv, ConvParams{.dilation = {huge, 1}}, true), Catch::Contains("Conv 'n'") && Catch::Contains("beyond 2^31"));
+  CHECK_THAT(one_node(OpKind::Conv, ConvParams{.pads = {huge, 0, huge, 0}}, true), Catch::Contains("beyond 2^31"));
+  CHECK_THAT(one_node(OpKind::MaxPool, PoolParams{.kernel = {2, 2}, .stride = {huge, 1}}, false), Catch::Contains("MaxPool 'n'") && Catch::Contains("beyond 2^31"));
+}

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 
 #include "primsel/core/error.hpp"
@@ -70,6 +71,13 @@ inline Expected<Shape> infer_node(const Graph& g, const Node& n) {
     return {};
   };
 
+  // Window and pad sizes beyond 2^31 are nonsense in any model and would overflow the size arithmetic below.
+  auto huge = [&](std::initializer_list<std::int64_t> params) -> Status {
+    for (std::int64_t v : params)
+      if (v > (std::int64_t{1} << 31)) return fail("kernel, stride, dilation or pad " + std::to_string(v) + " is beyond 2^31", ErrorCode::invalid_model);
+    return {};
+  };
+
   switch (n.op) {
     case OpKind::Conv: {
       PRIMSEL_RETURN_IF_ERROR(need_inputs(2, 3));
@@ -79,6 +87,8 @@ inline Expected<Shape> infer_node(const Graph& g, const Node& n) {
       const auto& p = n.get<ConvParams>();
       const Shape& x = in(0);
       const Shape& w = in(1);
+      PRIMSEL_RETURN_IF_ERROR(huge({p.kernel[0], p.kernel[1], p.stride[0], p.stride[1], p.dilation[0], p.dilation[1], p.pads.top,
+                                    p.pads.left, p.pads.bottom, p.pads.right}));
       if (p.groups < 1) return fail("groups must be >= 1, got " + std::to_string(p.groups), ErrorCode::invalid_model);
       if (p.stride[0] < 1 || p.stride[1] < 1 || p.dilation[0] < 1 || p.dilation[1] < 1)
         return fail("stride and dilation must be >= 1", ErrorCode::invalid_model);
@@ -107,6 +117,7 @@ inline Expected<Shape> infer_node(const Graph& g, const Node& n) {
       PRIMSEL_RETURN_IF_ERROR(need_rank(0, 4));
       const auto& p = n.get<PoolParams>();
       const Shape& x = in(0);
+      PRIMSEL_RETURN_IF_ERROR(huge({p.kernel[0], p.kernel[1], p.stride[0], p.stride[1], p.pads.top, p.pads.left, p.pads.bottom, p.pads.right}));
       if (p.kernel[0] < 1 || p.kernel[1] < 1 || p.stride[0] < 1 || p.stride[1] < 1)
         return fail("kernel and stride must be >= 1", ErrorCode::invalid_model);
       if (p.pads.top < 0 || p.pads.left < 0 || p.pads.bottom < 0 || p.pads.right < 0)
@@ -244,6 +255,7 @@ inline Expected<Shape> infer_node(const Graph& g, const Node& n) {
       PRIMSEL_RETURN_IF_ERROR(params_ok.template operator()<PadParams>());
       PRIMSEL_RETURN_IF_ERROR(need_rank(0, 4));
       const auto& p = n.get<PadParams>();
+      PRIMSEL_RETURN_IF_ERROR(huge({p.begin[0], p.begin[1], p.begin[2], p.begin[3], p.end[0], p.end[1], p.end[2], p.end[3]}));
       Shape out = in(0);
       for (int d = 0; d < 4; ++d) {
         const auto du = static_cast<std::size_t>(d);
