@@ -124,11 +124,19 @@ int run(const BenchOptions& opt) {
   std::optional<Graph> graph;
   const auto zoo_names = zoo::names();
   if (std::find(zoo_names.begin(), zoo_names.end(), opt.model) != zoo_names.end()) {
+    if (opt.input_shape) return fail("--input-shape is for ONNX models; zoo models have a fixed input");
     auto g = zoo::build(opt.model);
     if (!g) return fail(g.error().what());
     graph = std::move(*g);
   } else if (std::filesystem::exists(opt.model)) {
-    return fail("'" + opt.model + "': loading ONNX files is not built yet (issue 5); use a zoo model (--list)");
+    io::onnx::LoadOptions load;
+    if (opt.input_shape) load.input_shapes.emplace_back("", *opt.input_shape);
+    auto g = io::onnx::load_model(opt.model, load);
+    if (!g) return fail(g.error().what());
+    if (g->inputs().size() != 1 || g->outputs().size() != 1)
+      return fail("'" + opt.model + "' has " + std::to_string(g->inputs().size()) + " inputs and " + std::to_string(g->outputs().size()) +
+                  " outputs; primsel-bench runs single-input, single-output models");
+    graph = std::move(*g);
   } else {
     return fail("'" + opt.model + "' is neither a zoo model (see --list) nor a file");
   }

@@ -3,23 +3,26 @@
 
 #include <cstdint>
 #include <cstdlib>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "primsel/core/cpu.hpp"
 #include "primsel/core/error.hpp"
+#include "primsel/core/shape.hpp"
 
 namespace primsel::bench {
 
 inline constexpr std::string_view usage =
     "usage: primsel-bench --model <zoo-name | model.onnx> [--searcher qlearning|random|exact|greedy|fixed:<primitive>]\n"
-    "                     [--threads N] [--runs R] [--budget-ms B] [--cache FILE] [--no-cache] [--seed S]\n"
+    "                     [--input-shape NxCxHxW] [--threads N] [--runs R] [--budget-ms B] [--cache FILE] [--no-cache] [--seed S]\n"
     "                     [--input in.bin] [--output out.bin] [--json report.json] [--plot trace.svg]\n"
     "                     [--compare-searchers] [--emit-binding binding.hpp] [--list] [--quiet]\n";
 
 struct BenchOptions {
   std::string model;
+  std::optional<Shape> input_shape;  ///< for ONNX models: fills symbolic dims (e.g. the batch)
   std::string searcher = "qlearning";
   int threads = hardware_threads();
   int runs = 50;
@@ -41,6 +44,21 @@ inline Expected<long long> integer(std::string_view flag, const std::string& tex
                                                   ", " + std::to_string(hi) + "], got '" + text + "'");
   return v;
 }
+
+/// "1x3x224x224" -> Shape; every dim a positive integer.
+inline Expected<Shape> shape(std::string_view flag, const std::string& text) {
+  std::vector<long long> dims;
+  for (std::size_t start = 0; start <= text.size();) {
+    const std::size_t x = std::min(text.find('x', start), text.size());
+    PRIMSEL_ASSIGN_OR_RETURN(const long long d, integer(flag, text.substr(start, x - start), 1, 1ll << 31));
+    dims.push_back(d);
+    start = x + 1;
+  }
+  bool fits = true;
+  const Shape s = Shape::from_dims(dims.begin(), dims.end(), &fits);
+  if (!fits) return Error(ErrorCode::invalid_argument, std::string(flag) + " has more than " + std::to_string(Shape::max_rank) + " dims: '" + text + "'");
+  return s;
+}
 }  // namespace detail
 
 inline Expected<BenchOptions> parse_options(const std::vector<std::string>& args) {
@@ -53,6 +71,9 @@ inline Expected<BenchOptions> parse_options(const std::vector<std::string>& args
     };
     if (a == "--model") {
       PRIMSEL_ASSIGN_OR_RETURN(o.model, value());
+    } else if (a == "--input-shape") {
+      PRIMSEL_ASSIGN_OR_RETURN(const std::string v, value());
+      PRIMSEL_ASSIGN_OR_RETURN(o.input_shape, detail::shape(a, v));
     } else if (a == "--searcher") {
       PRIMSEL_ASSIGN_OR_RETURN(o.searcher, value());
       const bool known = o.searcher == "qlearning" || o.searcher == "random" || o.searcher == "exact" ||

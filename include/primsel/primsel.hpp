@@ -21,6 +21,8 @@
 #include "primsel/graph/op.hpp"
 #include "primsel/graph/shape_inference.hpp"
 
+#include "primsel/io/onnx.hpp"
+
 #include "primsel/primitives/concept.hpp"
 #include "primsel/primitives/default_primitives.hpp"
 #include "primsel/primitives/ops/concat.hpp"

@@ -4,7 +4,10 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -149,4 +152,41 @@ TEST_CASE("--plot writes a well-formed SVG with the trace, the optimum and the p
   CHECK(status == 0);
   std::filesystem::remove(svg);
   std::filesystem::remove(log);
+}
+
+TEST_CASE("an ONNX file runs like a zoo model: --input/--output reproduce the exporter's output") {
+  const std::string fixtures = std::string(PRIMSEL_SOURCE_DIR) + "/tests/io/onnx_fixtures/";
+  const std::string out = temp("onnx_out.bin");
+  const Result r = bench("--model " + fixtures + "torch_resnet_small_op13_dynbatch.onnx --no-cache --runs 2 --threads 1 --input " + fixtures +
+                         "torch_resnet_small_op13_dynbatch.in.bin --output " + out);
+  INFO(r.output);
+  REQUIRE(r.status == 0);
+  CHECK(r.output.find("/layer1/layer1.0/conv1/Conv") != std::string::npos);  // the file's node names
+  const std::vector<char> got = bytes(out), want = bytes(fixtures + "torch_resnet_small_op13_dynbatch.out.bin");
+  REQUIRE(got.size() == want.size());
+  for (std::size_t i = 0; i < got.size(); i += sizeof(float)) {
+    float a, b;
+    std::memcpy(&a, &got[i], sizeof a);
+    std::memcpy(&b, &want[i], sizeof b);
+    CHECK(std::abs(a - b) <= 1e-3f * std::max(1.0f, std::abs(b)));
+  }
+  // The dynamic batch is chosen with --input-shape; a fixed dim cannot be changed.
+  const Result b2 = bench("--model " + fixtures + "torch_resnet_small_op13_dynbatch.onnx --no-cache --quiet --runs 1 --input-shape 2x3x64x64");
+  CHECK(b2.status == 0);
+  CHECK(b2.output.find("2x3x64x64") != std::string::npos);
+  const Result fixed = bench("--model " + fixtures + "torch_resnet_small_op11.onnx --no-cache --quiet --runs 1 --input-shape 1x3x32x32");
+  CHECK(fixed.status == 1);
+  CHECK(fixed.output.find("only symbolic dims can be chosen") != std::string::npos);
+  CHECK(bench("--model lenet5 --input-shape 1x1x28x28").status == 1);  // zoo models have fixed inputs
+  CHECK(bench("--model lenet5 --input-shape 1xx3").status == 2);
+  std::filesystem::remove(out);
+}
+
+TEST_CASE("a broken ONNX file is a runtime error naming the file and the place") {
+  const std::string bad = temp("broken.onnx");
+  std::ofstream(bad, std::ios::binary) << std::string("\x3a\xe8\x07", 3) << "abc";
+  const Result r = bench("--model " + bad + " --no-cache");
+  CHECK(r.status == 1);
+  CHECK(r.output.find(bad + ": corrupt protobuf at byte 1") != std::string::npos);
+  std::filesystem::remove(bad);
 }
