@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "../io/onnx_model_bytes.hpp"
+
 namespace {
 
 struct Result {
@@ -188,5 +190,14 @@ TEST_CASE("a broken ONNX file is a runtime error naming the file and the place")
   const Result r = bench("--model " + bad + " --no-cache");
   CHECK(r.status == 1);
   CHECK(r.output.find(bad + ": corrupt protobuf at byte 1") != std::string::npos);
+  // An unsupported op: one line naming the op, the node and the opset.
+  using namespace onnx_bytes;
+  std::ofstream(bad, std::ios::binary) << model(graph({node("LeakyRelu", {"x"}, {"y"}, {attr_float("alpha", 0.1f)}, "act1")}, {},
+                                                      {value_info("x", {1, 3, 8, 8})}, {value_info("y", {})}));
+  const Result op = bench("--model " + bad + " --no-cache");
+  CHECK(op.status == 1);
+  CHECK(op.output.find("unsupported: LeakyRelu 'act1'") != std::string::npos);
+  CHECK(op.output.find("(opset 13)") != std::string::npos);
+  CHECK(std::count(op.output.begin(), op.output.end(), '\n') == 1);
   std::filesystem::remove(bad);
 }
