@@ -22,6 +22,7 @@
 #include "primsel/graph/shape_inference.hpp"
 
 #include "primsel/io/onnx.hpp"
+#include "primsel/io/onnx_writer.hpp"
 
 #include "primsel/primitives/concept.hpp"
 #include "primsel/primitives/default_primitives.hpp"
