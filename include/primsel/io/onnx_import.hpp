@@ -305,8 +305,7 @@ class Importer {
     if (op == "BatchNormalization") return batch_norm(c);
     if (op == "Dropout") return dropout(c);
     if (op == "Flatten") return flatten(c);
-    if (op == "Reshape") return reshape(c);
-    if (op == "Squeeze" || op == "Unsqueeze") return squeeze(c);
+    if (op == "Reshape" || op == "Squeeze" || op == "Unsqueeze") return reshape(c);
     if (op == "Softmax") return softmax(c);
     if (op == "Pad") return pad(c);
     if (op == "ReduceMean") return reduce_mean(c);
@@ -768,7 +767,6 @@ class Importer {
     PRIMSEL_ASSIGN_OR_RETURN(const Shape out, reshaped(c, g_.value(x).shape));
     return emit(c, OpKind::Reshape, {x}, ReshapeParams{out}, c.n.outputs[0]);
   }
-  Status squeeze(const Ctx& c) { return reshape(c); }
 
   Status softmax(const Ctx& c) {
     PRIMSEL_ASSIGN_OR_RETURN(const ValueId x, value(c, 0));
