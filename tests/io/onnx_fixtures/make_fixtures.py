@@ -374,6 +374,12 @@ class Builder:
         self.nodes.append(helper.make_node(op, inputs, outs, name=self.name("n_" + op), **attrs))
         return outs[0] if n_out == 1 else outs
 
+    def axes_node(self, op, x, axes, as_input):
+        """Squeeze/Unsqueeze: axes as an attribute (opset < 13) or as an int64 input (opset >= 13)."""
+        if as_input:
+            return self.node(op, [x, self.i64(axes, "axes")])
+        return self.node(op, [x], axes=axes)
+
     # convenience layers ----------------------------------------------------
     def conv(self, x, cin, cout, k, stride=1, pad=None, group=1, bias=True, dil=1,
              kernel_shape_attr=True, **extra):
@@ -677,10 +683,7 @@ def build_all():
             shp = b.node("Shape", [c])
             idx = b.node("Constant", [], value=numpy_helper.from_array(np.array(0, np.int64), "idx"))
             n = b.node("Gather", [shp, idx], axis=0)
-            if axes_as_input:
-                u = b.node("Unsqueeze", [n, b.i64([0], "axes")])
-            else:
-                u = b.node("Unsqueeze", [n], axes=[0])
+            u = b.axes_node("Unsqueeze", n, [0], axes_as_input)
             m1 = b.node("Constant", [], value=numpy_helper.from_array(np.array([-1], np.int64), "m1"))
             shape = b.node("Concat", [u, m1], axis=0)
             r = b.node("Reshape", [c, shape])
@@ -733,10 +736,7 @@ def build_all():
     def squeeze_gemm(axes_as_input):
         def build(b, x):
             g = b.node("GlobalAveragePool", [x])
-            if axes_as_input:
-                s = b.node("Squeeze", [g, b.i64([2, 3], "axes")])
-            else:
-                s = b.node("Squeeze", [g], axes=[2, 3])
+            s = b.axes_node("Squeeze", g, [2, 3], axes_as_input)
             return b.gemm(s, 8, 10)
         return build
     emit("squeeze_gemm_op11", squeeze_gemm(False), S8,
@@ -747,15 +747,9 @@ def build_all():
     def unsqueeze_se(axes_as_input):
         def build(b, x):
             g = b.node("GlobalAveragePool", [x])
-            if axes_as_input:
-                s = b.node("Squeeze", [g, b.i64([2, 3], "axes")])
-            else:
-                s = b.node("Squeeze", [g], axes=[2, 3])
+            s = b.axes_node("Squeeze", g, [2, 3], axes_as_input)
             e = b.node("Sigmoid", [b.gemm(b.relu(b.gemm(s, 8, 4)), 4, 8)])
-            if axes_as_input:
-                u = b.node("Unsqueeze", [e, b.i64([2, 3], "axes")])
-            else:
-                u = b.node("Unsqueeze", [e], axes=[2, 3])
+            u = b.axes_node("Unsqueeze", e, [2, 3], axes_as_input)
             return b.node("Mul", [x, u])
         return build
     emit("unsqueeze_se_op11", unsqueeze_se(False), S8,
