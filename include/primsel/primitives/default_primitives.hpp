@@ -6,13 +6,14 @@
 #include "primsel/primitives/conv1x1_gemm.hpp"
 #include "primsel/primitives/depthwise.hpp"
 #include "primsel/primitives/direct_nchwc.hpp"
+#include "primsel/primitives/direct_small_ic.hpp"
 #include "primsel/primitives/fft_conv.hpp"
 #include "primsel/primitives/im2col_gemm.hpp"
 #include "primsel/primitives/winograd.hpp"
 
 namespace primsel {
 
-using DefaultConvPrimitives = PrimitiveList<Im2colGemm, Conv1x1Gemm, DirectNchwc, Depthwise, WinogradF23, WinogradF43, WinogradF63,
+using DefaultConvPrimitives = PrimitiveList<Im2colGemm, Conv1x1Gemm, DirectNchwc, DirectSmallIc, Depthwise, WinogradF23, WinogradF43, WinogradF63,
                                       FftConv>;
 static_assert(DefaultConvPrimitives::names_unique(), "primitive names key the cache and the report: keep them unique");
 
