@@ -31,7 +31,10 @@
 #include "primsel/primitives/ops/fully_connected.hpp"
 #include "primsel/primitives/ops/pooling.hpp"
 #include "primsel/primitives/ops/softmax.hpp"
+#include "primsel/primitives/gemm/gemm_u8s8.hpp"
 #include "primsel/primitives/reference.hpp"
+#include "primsel/quant/calibrate.hpp"
+#include "primsel/quant/quantize.hpp"
 
 #include "primsel/search/searchers.hpp"
 
