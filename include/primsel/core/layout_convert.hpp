@@ -89,14 +89,18 @@ void convert_elements(const T* src, Layout from, T* dst, Layout to, const Shape&
 /// Copies `src` into `dst`, which has the same logical shape and dtype and any layout. Non-4-D tensors only
 /// support the plain layout.
 inline Status convert(ConstTensorView src, TensorView dst) {
-  const ErrorContext ctx{"convert", {}, to_string(src.shape()) + " " + to_string(src.format()) + " -> " +
-                                           to_string(dst.shape()) + " " + to_string(dst.format())};
-  PRIMSEL_CHECK(src.shape() == dst.shape(), ErrorCode::shape_mismatch, "source and destination shapes differ", ctx);
-  PRIMSEL_CHECK(src.dtype() == dst.dtype(), ErrorCode::invalid_argument,
-                "conversion changes the layout, not the dtype (quantise/dequantise do that)", ctx);
+  // The context is built only on failure: run() converts between layers and must not allocate.
+  auto fail = [&](ErrorCode code, std::string why) {
+    return Error(code, std::move(why),
+                 ErrorContext{"convert", {}, to_string(src.shape()) + " " + to_string(src.format()) + " -> " +
+                                                 to_string(dst.shape()) + " " + to_string(dst.format())});
+  };
+  if (src.shape() != dst.shape()) return fail(ErrorCode::shape_mismatch, "source and destination shapes differ");
+  if (src.dtype() != dst.dtype())
+    return fail(ErrorCode::invalid_argument, "conversion changes the layout, not the dtype (quantise/dequantise do that)");
   for (Layout l : {src.layout(), dst.layout()})
-    if (auto why = layout_mismatch(src.shape(), l); !why.empty()) return Error(ErrorCode::invalid_argument, why, ctx);
-  PRIMSEL_CHECK(src.bytes() != nullptr && dst.bytes() != nullptr, ErrorCode::invalid_argument, "a view has no data", ctx);
+    if (auto why = layout_mismatch(src.shape(), l); !why.empty()) return fail(ErrorCode::invalid_argument, why);
+  if (src.bytes() == nullptr || dst.bytes() == nullptr) return fail(ErrorCode::invalid_argument, "a view has no data");
   if (src.layout() == dst.layout()) {
     std::memcpy(dst.bytes(), src.bytes(), src.size_bytes());
     return {};
@@ -110,7 +114,7 @@ inline Status convert(ConstTensorView src, TensorView dst) {
       detail::convert_elements(src.data<std::uint32_t>(), src.layout(), dst.data<std::uint32_t>(), dst.layout(), src.shape());
       return {};
   }
-  return Error(ErrorCode::internal, "unexpected element size", ctx);
+  return fail(ErrorCode::internal, "unexpected element size");
 }
 
 /// A copy of `t` in layout `l`.

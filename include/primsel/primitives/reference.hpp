@@ -22,21 +22,22 @@ namespace primsel::reference {
 /// `output` preallocated. Every view must be plain-layout f32 with the shape inference gave; otherwise an error
 /// names the node and the offending input.
 inline Status run_node(const Graph& g, const Node& n, std::span<const ConstTensorView> inputs, TensorView output) {
-  const ErrorContext ctx = g.context_of(n);
+  // Built only on failure: the network runs the reference for some ops inside run(), which must not allocate.
+  auto ctx = [&] { return g.context_of(n); };
   PRIMSEL_CHECK(inputs.size() == n.inputs.size(), ErrorCode::invalid_argument,
                 "got " + std::to_string(inputs.size()) + " input views for " + std::to_string(n.inputs.size()) + " inputs",
-                ctx);
+                ctx());
   auto check = [&](const char* what, ValueId id, const ConstTensorView& v) -> Status {
     const Value& val = g.value(id);
     PRIMSEL_CHECK(v.bytes() != nullptr || v.shape().numel() == 0, ErrorCode::invalid_argument,
-                  std::string(what) + " '" + val.name + "' has no data", ctx);
+                  std::string(what) + " '" + val.name + "' has no data", ctx());
     PRIMSEL_CHECK(v.format() == Format{}, ErrorCode::unsupported,
                   std::string(what) + " '" + val.name + "' is " + to_string(v.format()) + "; the reference runs nchw/f32",
-                  ctx);
+                  ctx());
     PRIMSEL_CHECK(v.shape() == val.shape, ErrorCode::shape_mismatch,
                   std::string(what) + " '" + val.name + "' is " + to_string(v.shape()) + ", the graph says " +
                       to_string(val.shape),
-                  ctx);
+                  ctx());
     return {};
   };
   for (std::size_t i = 0; i < inputs.size(); ++i)
@@ -98,7 +99,7 @@ inline Status run_node(const Graph& g, const Node& n, std::span<const ConstTenso
       copy(in(0), output);
       return {};
   }
-  return Error(ErrorCode::unsupported, "the reference has no implementation of this op", ctx);
+  return Error(ErrorCode::unsupported, "the reference has no implementation of this op", ctx());
 }
 
 }  // namespace primsel::reference

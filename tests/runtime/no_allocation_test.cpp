@@ -1,0 +1,96 @@
+// After bind(), Network::run(views...) must not allocate: inference on a device with a fixed memory budget (and
+// firmware with no heap after start) depends on it. This binary replaces the global operator new/delete with
+// counting versions (malloc/free underneath, so sanitizer builds stay consistent) and counts only while armed.
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <cstdlib>
+#include <new>
+
+#include "primsel/runtime/network.hpp"
+#include "primsel/search/searchers.hpp"
+#include "primsel/zoo/zoo.hpp"
+
+namespace {
+std::atomic<bool> armed{false};
+std::atomic<long> allocations{0};
+
+void* counted_alloc(std::size_t n) {
+  if (armed.load(std::memory_order_relaxed)) allocations.fetch_add(1, std::memory_order_relaxed);
+  if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
+  throw std::bad_alloc();
+}
+void* counted_aligned_alloc(std::size_t n, std::align_val_t a) {
+  if (armed.load(std::memory_order_relaxed)) allocations.fetch_add(1, std::memory_order_relaxed);
+  const std::size_t align = static_cast<std::size_t>(a);
+  if (void* p = std::aligned_alloc(align, (n + align - 1) / align * align)) return p;
+  throw std::bad_alloc();
+}
+}  // namespace
+
+void* operator new(std::size_t n) { return counted_alloc(n); }
+void* operator new[](std::size_t n) { return counted_alloc(n); }
+void* operator new(std::size_t n, std::align_val_t a) { return counted_aligned_alloc(n, a); }
+void* operator new[](std::size_t n, std::align_val_t a) { return counted_aligned_alloc(n, a); }
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+
+using namespace primsel;
+
+namespace {
+
+constexpr MeasureOptions quick{.warmup = 0, .min_runs = 1, .max_runs = 1};
+
+/// Allocations made by three runs of `net` into preallocated outputs (the first run included: nothing may be
+/// allocated lazily either).
+template <class Net>
+long allocations_during_runs(Net& net, const Tensor& x, std::vector<Tensor>& outs) {
+  std::vector<TensorView> out_views;
+  for (Tensor& t : outs) out_views.push_back(t.view());
+  const ConstTensorView in = x.view();
+  allocations = 0;
+  armed = true;
+  bool ok = true;
+  for (int i = 0; i < 3; ++i) ok = ok && net.run(std::span<const ConstTensorView>(&in, 1), out_views).ok();
+  armed = false;
+  REQUIRE(ok);
+  return allocations.load();
+}
+
+}  // namespace
+
+TEST_CASE("the counting allocator sees allocations (the check below can fail)") {
+  allocations = 0;
+  armed = true;
+  auto* v = new std::vector<int>(100);
+  armed = false;
+  delete v;
+  CHECK(allocations.load() >= 2);
+}
+
+TEST_CASE("run() after bind() allocates nothing, for every primitive and thread count") {
+  for (const char* model : {"lenet5", "squeezenet1_1", "mobilenet_v2", "googlenet"}) {
+    for (int threads : {1, 2}) {
+      INFO(model << ", " << threads << " thread(s)");
+      auto net = Network<Greedy>::create(zoo::build(model).value()).value();
+      REQUIRE(net.bind({.threads = threads, .measure = quick}).ok());
+      const Graph& g = net.graph();
+      const Tensor x = zoo::random_input(g.value(g.inputs()[0]).shape, 5);
+      std::vector<Tensor> outs;
+      for (ValueId v : g.outputs()) outs.emplace_back(g.value(v).shape);
+      CHECK(allocations_during_runs(net, x, outs) == 0);
+      // Every primitive the model can use, bound everywhere it applies, on the same measurements.
+      DefaultConvPrimitives::for_each([&]<class P>() {
+        INFO("every conv on " << P::name << " where it applies");
+        REQUIRE(net.template bind_with<Fixed<P>>({.threads = threads, .measure = quick}).ok());
+        CHECK(allocations_during_runs(net, x, outs) == 0);
+      });
+    }
+  }
+}
