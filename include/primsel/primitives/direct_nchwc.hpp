@@ -1,20 +1,22 @@
 // DirectNchwc: direct convolution on the channel-blocked layout (nchw8c, or nchw16c with 16-float vectors), as
-// oneDNN's AVX2/AVX-512 direct kernels do it: weights packed OIhw[8i][8o], a register tile of UR_W output
-// pixels x UR_OC output-channel blocks accumulated over every input channel and tap — each input value is one
-// broadcast reused across UR_OC vectors of weights, each weight vector across UR_W pixels. No unrolling buffer,
-// any stride/padding/dilation; wins where im2col's copy costs as much as the math (strided and small layers).
+// oneDNN's AVX2/AVX-512 direct and 1x1 kernels do it: a register tile of output pixels x NOC output-channel blocks
+// (AVX-512: 28 x 1, 14 x 2, 9 x 3, 6 x 4) accumulated over every input channel and tap
+// (kernels/f32_conv_nchwc_ukernel.hpp), weights packed per tile so one pointer walks them. A 1x1, stride-1,
+// unpadded layer is one GEMM over the flattened image (tiles cross rows); any other stride/padding/dilation runs
+// row by row. Wins where im2col's copy costs as much as the math.
 #pragma once
 
 #include <algorithm>
 #include <array>
 #include <cstdint>
-#include <cstring>
+#include <string>
 #include <string_view>
 #include <utility>
 
 #include "primsel/core/simd.hpp"
 #include "primsel/primitives/concept.hpp"
 #include "primsel/primitives/depthwise.hpp"
+#include "primsel/primitives/kernels/f32_conv_nchwc_ukernel.hpp"
 
 namespace primsel {
 
@@ -22,14 +24,23 @@ struct DirectNchwc {
   static constexpr std::string_view name = "direct_nchwc";
   static constexpr std::int64_t block = channel_block(native_blocked_layout);
   static constexpr int vecs = static_cast<int>(block / static_cast<std::int64_t>(simd::width));
-  // Output pixels per tile: ur_w x ur_oc accumulators fill 12 of 16 registers (AVX2) or 24 of 32 (AVX-512, NEON).
-  static constexpr int ur_w = !PRIMSEL_HAS_SIMD ? 2 : simd::vector_registers >= 32 ? 12 : 6;
-  static constexpr int ur_oc = 2;                        // output-channel blocks per tile
+  static constexpr int max_noc = 4;  // output-channel blocks per tile, at most
+
+  /// Widest tile of `noc` blocks: its accumulators, `noc` weight vectors and a broadcast fill the register file
+  /// (AVX-512: 28 x 1, 14 x 2, 9 x 3, 6 x 4; AVX2: 14, 6, 4, 2); with two or more blocks, 14 pixels already reuse
+  /// a weight vector enough. (A 7 x 4 tile reading one weight vector from L1 measured no faster on 7-pixel rows.)
+  static constexpr int max_width(int noc) noexcept {
+    if (!PRIMSEL_HAS_SIMD) return 2;
+    const int ov = noc * vecs;
+    return std::clamp((simd::vector_registers - 1 - ov) / ov, 1, noc == 1 ? 28 : 14);
+  }
 
   struct Plan {
     ConvDesc desc;
-    Tensor weights;  // [OCb][ICb][KH][KW][block (ic)][block (oc)], zero outside the real channels
+    int noc = 1;     // output-channel blocks per tile (the last tile may have fewer)
+    Tensor weights;  // per tile of noc blocks: [ICb][KH][KW][block (ic)][tile blocks * block (oc)], zero-padded
     Tensor bias;     // [OCb * block]
+    Tensor lo, hi;   // clamp bounds per output channel, 0 on padded ones (which so stay zero); empty: no clamp
   };
 
   static Support supports(const ConvDesc& d) {
@@ -40,140 +51,179 @@ struct DirectNchwc {
   static Format output_format(const ConvDesc&) { return {native_blocked_layout}; }
   static std::size_t workspace_bytes(const ConvDesc&, int) { return 0; }
 
-  static Expected<Plan> plan(const ConvDesc& d, const ConvWeights& w) {
+  static Expected<Plan> plan(const ConvDesc& d, const ConvWeights& w) { return plan(d, w, choose_noc(d)); }
+
+  /// plan() with the tile's output-channel blocks forced (1..max_noc), for tests and tuning.
+  static Expected<Plan> plan(const ConvDesc& d, const ConvWeights& w, int noc) {
     PRIMSEL_CHECK(supports(d).ok, ErrorCode::unsupported, std::string(supports(d).why) + ": " + to_string(d));
     PRIMSEL_CHECK(w.weight.shape() == Shape({d.oc, d.ic, d.kh, d.kw}), ErrorCode::shape_mismatch,
                   "weight is " + to_string(w.weight.shape()) + " for layer " + to_string(d));
-    const std::int64_t ocb = blocks(d.oc), icb = blocks(d.ic);
-    Plan p{d, {}, {}};
-    PRIMSEL_ASSIGN_OR_RETURN(p.weights, Tensor::create({ocb * icb, d.kh * d.kw, block, block}));
+    PRIMSEL_CHECK(noc >= 1 && noc <= max_noc, ErrorCode::invalid_argument,
+                  "tile of " + std::to_string(noc) + " output-channel blocks for layer " + to_string(d));
+    const std::int64_t ocb = blocks(d.oc), icb = blocks(d.ic), taps = d.kh * d.kw;
+    Plan p{d, noc, {}, {}, {}, {}};
+    PRIMSEL_ASSIGN_OR_RETURN(p.weights, Tensor::create({ocb * icb, taps, block, block}));
     PRIMSEL_ASSIGN_OR_RETURN(p.bias, plan_bias(d, w, ocb * block));
+    if (!d.activation.is_none()) {
+      PRIMSEL_ASSIGN_OR_RETURN(p.lo, Tensor::create({ocb * block}));
+      PRIMSEL_ASSIGN_OR_RETURN(p.hi, Tensor::create({ocb * block}));
+      std::fill_n(p.lo.data<float>(), d.oc, d.activation.lo);
+      std::fill_n(p.hi.data<float>(), d.oc, d.activation.hi);
+    }
     const float* src = w.weight.data<float>();
     float* dst = p.weights.data<float>();
-    for (std::int64_t o = 0; o < d.oc; ++o)
+    for (std::int64_t o = 0; o < d.oc; ++o) {
+      const std::int64_t ob = o / block, tile = ob / noc, nb = std::min<std::int64_t>(noc, ocb - tile * noc);
+      float* wt = dst + tile * noc * block * icb * taps * block + (ob - tile * noc) * block + o % block;
       for (std::int64_t i = 0; i < d.ic; ++i)
-        for (std::int64_t t = 0; t < d.kh * d.kw; ++t)
-          dst[(((o / block) * icb + i / block) * d.kh * d.kw + t) * block * block + (i % block) * block + o % block] =
-              src[(o * d.ic + i) * d.kh * d.kw + t];
+        for (std::int64_t t = 0; t < taps; ++t)
+          wt[(((i / block) * taps + t) * block + i % block) * nb * block] = src[(o * d.ic + i) * taps + t];
+    }
     return p;
   }
 
   static void run(const Plan& p, ConstTensorView in, TensorView out, const Context& ctx) noexcept {
-    const ConvDesc& d = p.desc;
-    const std::int64_t oc_tiles = (blocks(d.oc) + ur_oc - 1) / ur_oc;
-    const std::int64_t items = d.n * oc_tiles * d.oh;  // (image, oc tile, output row)
-    auto work = [&](std::int64_t begin, std::int64_t end, int) {
+    const Work wk = work(p.desc, p.noc, ctx.threads());
+    const std::int64_t items = p.desc.n * wk.oc_tiles * wk.groups * wk.chunks;  // (image, oc tile, rows, columns)
+    auto body = [&](std::int64_t begin, std::int64_t end, int) {
       for (std::int64_t it = begin; it < end; ++it)
-        row(p, in.data<float>(), out.data<float>(), it / (oc_tiles * d.oh), it / d.oh % oc_tiles, it % d.oh);
+        item(p, wk, in.data<float>(), out.data<float>(), it / (wk.oc_tiles * wk.groups * wk.chunks),
+             it / (wk.groups * wk.chunks) % wk.oc_tiles, it / wk.chunks % wk.groups, it % wk.chunks);
     };
     if (ctx.pool)
-      ctx.pool->parallel_for(items, work);
+      ctx.pool->parallel_for(items, body);
     else
-      work(0, items, 0);
+      body(0, items, 0);
+  }
+
+  /// The tile's output-channel blocks for a layer: the shape that keeps the most accumulators busy on average
+  /// over its tiles (a 7-pixel row fills 7 x 3 better than 7 x 2 or 4 + 3 x 4), fewer loads per FMA breaking ties.
+  static int choose_noc(const ConvDesc& d) noexcept {
+    const std::int64_t ocb = blocks(d.oc), cols = work(d, 1, 1).cols;
+    int best = 1;
+    double best_score = -1;
+    for (int noc = 1; noc <= max_noc; ++noc) {
+      double acc = 0, loads = 0, tiles = 0;
+      for (std::int64_t ob = 0; ob < ocb; ob += noc) {
+        const std::int64_t nb = std::min<std::int64_t>(noc, ocb - ob);
+        const std::int64_t n = (cols + max_width(noc) - 1) / max_width(noc);
+        const double width = static_cast<double>(cols) / static_cast<double>(n);
+        acc += static_cast<double>(n) * width * static_cast<double>(nb);
+        loads += static_cast<double>(n) * (width + static_cast<double>(nb));
+        tiles += static_cast<double>(n);
+      }
+      const double score = acc / tiles * (1.0 - 0.25 * loads / acc);
+      if (score > best_score + 1e-9) best = noc, best_score = score;
+    }
+    return best;
   }
 
  private:
+  using TileFn = void (*)(const kernels::NchwcConvArgs&, std::int64_t, float*, bool) noexcept;
+
   static constexpr std::int64_t blocks(std::int64_t c) noexcept { return (c + block - 1) / block; }
 
-  /// One tile: NW pixels starting at ox0 x NOC output-channel blocks from ob0. `Edge` checks every tap's column.
-  template <int NW, int NOC, bool Edge>
-  static void tile(const Plan& p, const float* x, float* y, std::int64_t ob0, std::int64_t oy, std::int64_t ox0,
-                   std::int64_t r_lo, std::int64_t r_hi) noexcept {
-    using simd::FloatVec;
-    constexpr std::int64_t W = static_cast<std::int64_t>(simd::width);
-    constexpr int OV = NOC * vecs;  // accumulator vectors across output channels
-    const ConvDesc& d = p.desc;
-    const std::int64_t icb_n = blocks(d.ic), taps = d.kh * d.kw, plane = d.ih * d.iw * block;
-    FloatVec acc[NW][OV];
-    for (int v = 0; v < OV; ++v) {
-      const FloatVec b = simd::load_aligned(p.bias.data<float>() + ob0 * block + v * W);
-#pragma GCC unroll 16
-      for (int j = 0; j < NW; ++j) acc[j][v] = b;
+  /// How run() walks the output: `rows` rows of `cols` pixels reading input rows of `in_cols` columns (a 1x1,
+  /// stride-1, unpadded layer is one row of OH * OW pixels: the image is contiguous per channel block). A work item
+  /// is `group_rows` rows x one of `chunks` column ranges of one output-channel tile, about tiles_per_item tiles;
+  /// it runs in passes of `kc` input-channel blocks whose weights stay cached while every tile of the item uses them
+  /// (the partial sums wait in the output).
+  struct Work {
+    std::int64_t rows, cols, in_rows, in_cols;
+    std::int64_t oc_tiles, group_rows, groups, chunks, kc;
+  };
+
+  /// A pass's weights for one tile stay in L2 while the item's tiles reuse them. Passes sized for L1 (24 KiB)
+  /// measured no faster on Zen 5 (the kernel streams weights well from L2) and cost a round trip of partial sums.
+  static constexpr std::int64_t pass_weight_bytes = 256 * 1024;
+  static constexpr std::int64_t tiles_per_item = 8;
+
+  static Work work(const ConvDesc& d, int noc, int threads) noexcept {
+    const bool flat = d.kh == 1 && d.kw == 1 && d.sh == 1 && d.sw == 1 && d.pads == Pads2d{};
+    Work w{};
+    w.rows = flat ? 1 : d.oh, w.cols = flat ? d.oh * d.ow : d.ow;
+    w.in_rows = flat ? 1 : d.ih, w.in_cols = flat ? d.ih * d.iw : d.iw;
+    const std::int64_t nw = max_width(noc), row_tiles = (w.cols + nw - 1) / nw;
+    w.oc_tiles = (blocks(d.oc) + noc - 1) / noc;
+    w.chunks = std::max<std::int64_t>(1, row_tiles / tiles_per_item);
+    w.group_rows = std::min(w.rows, (tiles_per_item + row_tiles - 1) / row_tiles);
+    auto items = [&] { return d.n * w.oc_tiles * ((w.rows + w.group_rows - 1) / w.group_rows) * w.chunks; };
+    // Enough items to balance the threads; a remainder (11 items on 2 threads: 6 + 5) is worth a finer split.
+    while (items() < 4 * threads || (items() % threads != 0 && items() < 16 * threads)) {
+      if (w.group_rows > 1)
+        w.group_rows = (w.group_rows + 1) / 2;
+      else if (w.cols / (2 * w.chunks) >= nw)
+        w.chunks *= 2;
+      else
+        break;
     }
-    const std::int64_t iy0 = oy * d.sh - d.pads.top, ix0 = ox0 * d.sw - d.pads.left;
-    for (std::int64_t icb = 0; icb < icb_n; ++icb) {
-      const float* xb = x + icb * plane;
-      for (std::int64_t r = r_lo; r < r_hi; ++r) {
-        const float* xrow = xb + (iy0 + r * d.dh) * d.iw * block;
-        for (std::int64_t s = 0; s < d.kw; ++s) {
-          const float* w0 = p.weights.data<float>() + ((ob0 * icb_n + icb) * taps + r * d.kw + s) * block * block;
-          const std::int64_t wstride = icb_n * taps * block * block;  // to the next output-channel block
-          const float* xs[NW];
-          bool inside[NW];
-#pragma GCC unroll 16
-          for (int j = 0; j < NW; ++j) {
-            const std::int64_t ix = ix0 + j * d.sw + s * d.dw;
-            inside[j] = !Edge || (ix >= 0 && ix < d.iw);
-            xs[j] = inside[j] ? xrow + ix * block : xrow;  // never form an out-of-range pointer
-          }
-          for (std::int64_t i = 0; i < block; ++i) {
-            FloatVec wv[OV];
-#pragma GCC unroll 16
-            for (int o = 0; o < NOC; ++o)
-#pragma GCC unroll 4
-              for (int v = 0; v < vecs; ++v) wv[o * vecs + v] = simd::load_aligned(w0 + o * wstride + i * block + v * W);
-#pragma GCC unroll 16
-            for (int j = 0; j < NW; ++j) {
-              if (Edge && !inside[j]) continue;
-              const FloatVec xv = simd::broadcast(xs[j][i]);
-#pragma GCC unroll 16
-              for (int v = 0; v < OV; ++v) acc[j][v] = simd::fma(xv, wv[v], acc[j][v]);
-            }
-          }
+    w.groups = (w.rows + w.group_rows - 1) / w.group_rows;
+    const std::int64_t icb = blocks(d.ic), block_bytes = noc * block * d.kh * d.kw * block * 4;
+    const bool one_tile = w.group_rows == 1 && w.cols / w.chunks <= nw;
+    w.kc = one_tile ? icb : std::clamp<std::int64_t>(pass_weight_bytes / block_bytes, 1, icb);
+    return w;
+  }
+
+  template <int NOC, int SW>
+  static constexpr auto widths = []<int... I>(std::integer_sequence<int, I...>) {
+    return std::array<TileFn, sizeof...(I)>{{&kernels::f32_conv_nchwc_ukernel<block, I + 1, NOC, SW>...}};
+  }(std::make_integer_sequence<int, max_width(NOC)>{});
+
+  /// Tiles of nb blocks, indexed by width - 1; strides 1 and 2 have their own (the common ones, fixed offsets).
+  static const TileFn* tile_table(std::int64_t nb, std::int64_t sw) noexcept {
+    static constexpr auto table = []<int... N>(std::integer_sequence<int, N...>) {
+      return std::array<std::array<const TileFn*, 3>, sizeof...(N)>{
+          {{widths<N + 1, 1>.data(), widths<N + 1, 2>.data(), widths<N + 1, 0>.data()}...}};
+    }(std::make_integer_sequence<int, max_noc>{});
+    return table[static_cast<std::size_t>(nb - 1)][sw == 1 ? 0 : sw == 2 ? 1 : 2];
+  }
+
+  /// One work item: rows [oy0, oy1) x columns [c0, c1) of output-channel tile `tile`, each row cut into tiles of
+  /// nearly equal width (56 -> 14 x 4; 7 -> 7) so no narrow tile reloads every weight for one or two pixels.
+  static void item(const Plan& p, const Work& wk, const float* x, float* y, std::int64_t n, std::int64_t tile,
+                   std::int64_t group, std::int64_t chunk) noexcept {
+    const ConvDesc& d = p.desc;
+    const std::int64_t ocb = blocks(d.oc), icb = blocks(d.ic), ob = tile * p.noc;
+    const std::int64_t nb = std::min<std::int64_t>(p.noc, ocb - ob), nw = max_width(static_cast<int>(nb));
+    kernels::NchwcConvArgs a;
+    a.x = x + n * icb * d.ih * d.iw * block;
+    a.x_plane = d.ih * d.iw * block;
+    a.x_row = wk.in_cols * block;
+    a.iw = wk.in_cols;
+    a.dh = d.dh;
+    a.kw = d.kw, a.dw = d.dw, a.sw = d.sw;
+    a.taps = d.kh * d.kw;
+    a.ic_blocks = d.ic / block, a.ic_tail = d.ic % block;
+    a.w = p.weights.data<float>() + ob * block * icb * a.taps * block;
+    a.y_plane = d.oh * d.ow * block;
+    a.bias = p.bias.data<float>() + ob * block;
+    if (!d.activation.is_none()) {
+      a.lo = p.lo.data<float>() + ob * block;
+      a.hi = p.hi.data<float>() + ob * block;
+    }
+    float* yt = y + (n * ocb + ob) * a.y_plane;
+    // Output columns whose every tap lies inside the input: [safe_lo, safe_hi).
+    const std::int64_t safe_lo = std::min(wk.cols, (d.pads.left + d.sw - 1) / d.sw);
+    const std::int64_t last_ok = wk.in_cols - 1 - (d.kw - 1) * d.dw + d.pads.left;  // ox * sw must be <= this
+    const std::int64_t safe_hi = std::max(safe_lo, std::min(wk.cols, last_ok < 0 ? 0 : last_ok / d.sw + 1));
+    const std::int64_t oy0 = group * wk.group_rows, oy1 = std::min(wk.rows, oy0 + wk.group_rows);
+    const std::int64_t c0 = wk.cols * chunk / wk.chunks, c1 = wk.cols * (chunk + 1) / wk.chunks;
+    const std::int64_t tiles = (c1 - c0 + nw - 1) / nw, base = (c1 - c0) / tiles, wider = (c1 - c0) % tiles;
+    const TileFn* fns = tile_table(nb, d.sw);
+    for (std::int64_t k0 = 0; k0 < icb; k0 += wk.kc) {
+      a.icb_begin = k0, a.icb_end = std::min(icb, k0 + wk.kc);
+      a.first = k0 == 0, a.last = a.icb_end == icb;
+      for (std::int64_t oy = oy0; oy < oy1; ++oy) {
+        a.iy0 = oy * d.sh - d.pads.top;
+        a.r_lo = std::clamp<std::int64_t>((-a.iy0 + d.dh - 1) / d.dh, 0, d.kh);
+        a.r_hi = std::clamp<std::int64_t>((wk.in_rows - a.iy0 + d.dh - 1) / d.dh, a.r_lo, d.kh);
+        for (std::int64_t t = 0, ox = c0; t < tiles; ++t) {
+          const std::int64_t width = base + (t < wider);
+          const bool edge = ox < safe_lo || ox + width > safe_hi;
+          fns[width - 1](a, ox * d.sw - d.pads.left, yt + (oy * wk.cols + ox) * block, edge);
+          ox += width;
         }
       }
-    }
-    const FloatVec lo = simd::broadcast(d.activation.lo), hi = simd::broadcast(d.activation.hi);
-    const std::int64_t out_plane = d.oh * d.ow * block;
-    for (int o = 0; o < NOC; ++o) {
-      float* yb = y + (ob0 + o) * out_plane + (oy * d.ow + ox0) * block;
-#pragma GCC unroll 16
-      for (int j = 0; j < NW; ++j)
-#pragma GCC unroll 4
-        for (int v = 0; v < vecs; ++v) simd::store(yb + j * block + v * W, simd::clamp(acc[j][o * vecs + v], lo, hi));
-    }
-  }
-
-  /// A row is cut into ceil(ow / ur_w) tiles of nearly equal width (56 -> 12,11,11,11,11; 7 -> 7), so no narrow
-  /// tile reloads every weight for one or two pixels; tiles that reach into the padding check each tap (Edge).
-  template <int NOC>
-  static void row_blocks(const Plan& p, const float* x, float* y, std::int64_t ob0, std::int64_t oy, std::int64_t r_lo,
-                         std::int64_t r_hi) noexcept {
-    using TileFn = void (*)(const Plan&, const float*, float*, std::int64_t, std::int64_t, std::int64_t, std::int64_t,
-                            std::int64_t) noexcept;
-    static constexpr auto table = []<int... I>(std::integer_sequence<int, I...>) {
-      return std::array<std::array<TileFn, 2>, sizeof...(I)>{
-          {{&tile<I + 1, NOC, false>, &tile<I + 1, NOC, true>}...}};
-    }(std::make_integer_sequence<int, ur_w>{});
-    const ConvDesc& d = p.desc;
-    // Output columns whose every tap lies inside the input: [safe_lo, safe_hi).
-    const std::int64_t safe_lo = std::min(d.ow, (d.pads.left + d.sw - 1) / d.sw);
-    const std::int64_t last_ok = d.iw - 1 - (d.kw - 1) * d.dw + d.pads.left;  // ox * sw must be <= this
-    const std::int64_t safe_hi = std::max(safe_lo, std::min(d.ow, last_ok < 0 ? 0 : last_ok / d.sw + 1));
-    const std::int64_t tiles = (d.ow + ur_w - 1) / ur_w;
-    for (std::int64_t t = 0, ox = 0; t < tiles; ++t) {
-      const std::int64_t width = (d.ow - ox) / (tiles - t) + ((d.ow - ox) % (tiles - t) != 0);
-      const bool edge = ox < safe_lo || ox + width > safe_hi;
-      table[static_cast<std::size_t>(width - 1)][edge](p, x, y, ob0, oy, ox, r_lo, r_hi);
-      ox += width;
-    }
-  }
-
-  static void row(const Plan& p, const float* x, float* y, std::int64_t n, std::int64_t tile_oc, std::int64_t oy) noexcept {
-    const ConvDesc& d = p.desc;
-    const std::int64_t ocb_n = blocks(d.oc), ob0 = tile_oc * ur_oc;
-    const float* xn = x + n * blocks(d.ic) * d.ih * d.iw * block;
-    float* yn = y + n * ocb_n * d.oh * d.ow * block;
-    const std::int64_t iy0 = oy * d.sh - d.pads.top;
-    const std::int64_t r_lo = std::clamp<std::int64_t>((-iy0 + d.dh - 1) / d.dh, 0, d.kh);
-    const std::int64_t r_hi = std::clamp<std::int64_t>((d.ih - iy0 + d.dh - 1) / d.dh, r_lo, d.kh);
-    if (ob0 + ur_oc <= ocb_n)
-      row_blocks<ur_oc>(p, xn, yn, ob0, oy, r_lo, r_hi);
-    else
-      row_blocks<1>(p, xn, yn, ob0, oy, r_lo, r_hi);
-    if (ob0 + ur_oc >= ocb_n && d.oc % block != 0) {  // padded tail channels stay zero
-      float* tail = yn + (ocb_n - 1) * d.oh * d.ow * block + oy * d.ow * block;
-      for (std::int64_t ox = 0; ox < d.ow; ++ox) std::fill(tail + ox * block + d.oc % block, tail + (ox + 1) * block, 0.0f);
     }
   }
 };
