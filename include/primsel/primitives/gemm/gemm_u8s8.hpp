@@ -320,4 +320,14 @@ inline void gemm_u8s8(U8MatrixRef a, std::int64_t m, std::int32_t a_zero_point, 
   detail::u8s8_run(panels, m, b, a_zero_point, out, pool, workspace.subspan(a_bytes));
 }
 
+/// C[m x n] = A * B with every MR-row panel of A read in place, none packed: for callers that write A themselves
+/// (im2col) and can give its buffer round_up(m, MR) rows. Rows past m are read but only feed accumulators that
+/// are never stored; keep them initialised. Needs u8s8_reads_a_in_place(a, b.k(), b.kernel());
+/// `workspace`: u8s8_packed_workspace_bytes(b.kernel(), threads).
+inline void gemm_u8s8_rows_padded(U8MatrixRef a, std::int64_t m, std::int32_t a_zero_point, const PackedU8S8B& b,
+                                  const U8S8Output& out, ThreadPool* pool, std::span<std::byte> workspace) noexcept {
+  const std::int64_t mr = b.kernel().mr;
+  detail::u8s8_run({a.data, a.ld, nullptr, (m + mr - 1) / mr}, m, b, a_zero_point, out, pool, workspace);
+}
+
 }  // namespace primsel::gemm

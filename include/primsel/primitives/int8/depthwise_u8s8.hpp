@@ -1,0 +1,294 @@
+// DepthwiseU8S8: quantised depthwise convolution (groups = IC = OC), 3x3 and 5x5, stride 1 or 2, on NHWC u8 where
+// a pixel's channels are contiguous: every tap is a vector multiply-add over channels of the widened input
+// (u8 -> s32) and the s32 weight, accumulated exactly in int32. With VNNI the multiply-add is one vpdpbusd: the
+// input byte and the weight sit in the low byte of each dword (the other bytes multiply zeros). A tile of up to 16
+// output pixels keeps that many accumulators in flight, as the f32 Depthwise does; padding taps read the input
+// zero point. acc = sum x * w is corrected by zero point * sum(w) and requantised per channel by the GEMM's
+// vectorised output stage, so all int8 primitives round identically. A scalar path always compiles.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "primsel/primitives/int8/quant_concept.hpp"
+#include "primsel/primitives/kernels/u8s8_gemm_ukernel.hpp"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
+
+namespace primsel {
+
+namespace detail {
+
+// One vector of int32 lanes over consecutive channels, per ISA. `masked` lane sets handle a channel tail
+// themselves; the others leave it to the scalar lanes.
+struct DwLanesScalar {
+  static constexpr int lanes = 1, tile = 4;
+  static constexpr bool masked = true;
+  using Acc = std::int32_t;
+  using Mask = int;
+  static Mask mask(std::int64_t) noexcept { return 1; }
+  static Acc zero() noexcept { return 0; }
+  static Acc broadcast(std::int32_t v) noexcept { return v; }
+  static Acc load_x(const std::uint8_t* p, Mask) noexcept { return *p; }
+  static Acc load_w(const std::int32_t* p, Mask) noexcept { return *p; }
+  static Acc mac(Acc a, Acc x, Acc w) noexcept { return a + x * w; }
+  static void store(std::int32_t* p, Acc a, Mask) noexcept { *p = a; }
+};
+
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__) && !defined(PRIMSEL_FORCE_SCALAR)
+#define PRIMSEL_DW_U8S8_LANES DwLanesAvx512
+struct DwLanesAvx512 {
+  // 16 accumulators + weight + input + zero point of 32 zmm.
+  static constexpr int lanes = 16, tile = 16;
+  static constexpr bool masked = true;
+  using Acc = __m512i;
+  using Mask = __mmask16;
+  static Mask mask(std::int64_t n) noexcept { return n >= 16 ? Mask(0xFFFF) : Mask((1u << n) - 1); }
+  static Acc zero() noexcept { return _mm512_setzero_si512(); }
+  static Acc broadcast(std::int32_t v) noexcept { return _mm512_set1_epi32(v); }
+  // Zero-masked forms: GCC 12's unmasked ones pass an undefined operand that -Wall reports (PR 105593).
+  static Acc load_x(const std::uint8_t* p, Mask m) noexcept {
+    return _mm512_maskz_cvtepu8_epi32(Mask(0xFFFF), _mm_maskz_loadu_epi8(m, p));
+  }
+  static Acc load_w(const std::int32_t* p, Mask m) noexcept { return _mm512_maskz_loadu_epi32(m, p); }
+  static Acc mac(Acc a, Acc x, Acc w) noexcept {
+#if defined(__AVX512VNNI__)
+    return _mm512_dpbusd_epi32(a, x, w);
+#else
+    return _mm512_add_epi32(a, _mm512_mullo_epi32(x, w));
+#endif
+  }
+  static void store(std::int32_t* p, Acc a, Mask m) noexcept { _mm512_mask_storeu_epi32(p, m, a); }
+};
+#elif defined(__AVX2__) && !defined(PRIMSEL_FORCE_SCALAR)
+#define PRIMSEL_DW_U8S8_LANES DwLanesAvx2
+struct DwLanesAvx2 {
+  // 8 accumulators + weight + input + zero point of 16 ymm.
+  static constexpr int lanes = 8, tile = 8;
+  static constexpr bool masked = false;
+  using Acc = __m256i;
+  using Mask = int;
+  static Mask mask(std::int64_t) noexcept { return 1; }
+  static Acc zero() noexcept { return _mm256_setzero_si256(); }
+  static Acc broadcast(std::int32_t v) noexcept { return _mm256_set1_epi32(v); }
+  static Acc load_x(const std::uint8_t* p, Mask) noexcept {
+    return _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
+  }
+  static Acc load_w(const std::int32_t* p, Mask) noexcept {
+    return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+  }
+  static Acc mac(Acc a, Acc x, Acc w) noexcept {
+#if defined(__AVXVNNI__)
+    return _mm256_dpbusd_avx_epi32(a, x, w);
+#else
+    return _mm256_add_epi32(a, _mm256_mullo_epi32(x, w));
+#endif
+  }
+  static void store(std::int32_t* p, Acc a, Mask) noexcept { _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), a); }
+};
+#else
+#define PRIMSEL_DW_U8S8_LANES DwLanesScalar
+#endif
+
+}  // namespace detail
+
+struct DepthwiseU8S8 {
+  static constexpr std::string_view name = "depthwise_u8s8";
+  using Lanes = detail::PRIMSEL_DW_U8S8_LANES;
+
+  struct Plan {
+    ConvDesc desc;
+    std::vector<std::int32_t> weights;  // [KH * KW][C], s8 values widened to s32
+    std::vector<std::int32_t> colsum;   // [C] sum over taps: the zero-point correction, as in the GEMM
+    gemm::U8S8OutputStage stage;
+    std::int32_t input_zero_point = 0;
+  };
+
+  static Support supports(const ConvDesc& d) {
+    if (!d.is_depthwise()) return Support::no("not depthwise (groups = input = output channels)");
+    if (d.kh != d.kw || (d.kh != 3 && d.kh != 5)) return Support::no("kernel is not 3x3 or 5x5");
+    if (d.sh < 1 || d.sh > 2 || d.sw < 1 || d.sw > 2) return Support::no("stride is not 1 or 2");
+    if (d.dh != 1 || d.dw != 1) return Support::no("dilated");
+    return Support::yes();
+  }
+  static Format input_format(const ConvDesc&) { return u8_nhwc; }
+  static Format output_format(const ConvDesc&) { return u8_nhwc; }
+
+  static Expected<Plan> plan(const ConvDesc& d, const ConvWeights& w, const ConvQuant& q) {
+    PRIMSEL_CHECK(supports(d).ok, ErrorCode::unsupported, std::string(supports(d).why) + ": " + to_string(d));
+    PRIMSEL_ASSIGN_OR_RETURN(QuantizedConv qc, QuantizedConv::make(d, w, q));
+    const std::int64_t taps = d.kh * d.kw;
+    Plan p{d, std::vector<std::int32_t>(static_cast<std::size_t>(taps * d.oc)),
+           std::vector<std::int32_t>(static_cast<std::size_t>(d.oc)), std::move(qc.stage), qc.input_zero_point};
+    for (std::int64_t c = 0; c < d.oc; ++c)
+      for (std::int64_t t = 0; t < taps; ++t) {
+        const std::int32_t v = qc.weight[static_cast<std::size_t>(c * taps + t)];
+        p.weights[static_cast<std::size_t>(t * d.oc + c)] = v;
+        p.colsum[static_cast<std::size_t>(c)] += v;
+      }
+    return p;
+  }
+
+  /// One output row of s32 accumulators per thread.
+  static std::size_t workspace_bytes(const ConvDesc& d, int threads) {
+    return static_cast<std::size_t>(threads) * row_bytes(d);
+  }
+
+  static void run(const Plan& p, ConstTensorView in, TensorView out, const Context& ctx) noexcept {
+    run_with<Lanes>(p, in, out, ctx);
+  }
+  /// The portable path, whatever the target (tests check it on every machine).
+  static void run_scalar(const Plan& p, ConstTensorView in, TensorView out, const Context& ctx) noexcept {
+    run_with<detail::DwLanesScalar>(p, in, out, ctx);
+  }
+
+  /// A thread's part must outweigh waking it (a parallel_for round trip is 5-20 us), as in the f32 Depthwise.
+  static constexpr std::int64_t min_macs_per_thread = std::int64_t{1} << 20;
+
+ private:
+  static std::size_t row_bytes(const ConvDesc& d) noexcept {
+    return static_cast<std::size_t>(
+        gemm::detail::up(d.ow * d.oc * 4, static_cast<std::int64_t>(tensor_alignment)));
+  }
+
+  /// One output row as its tiles see it.
+  struct Row {
+    const std::uint8_t* x = nullptr;  // the image
+    const std::int32_t* w = nullptr;  // the weights, [taps][C]
+    std::int32_t* acc = nullptr;      // the row's accumulators, [OW][C]
+    std::int64_t iy0 = 0;             // input row under kernel row 0
+  };
+
+  /// How every output row is cut into tiles: the columns whose taps all lie inside the input, [safe_lo, safe_hi),
+  /// in tiles of nearly equal width (count tiles of `width`, the first `wider` one column wider), so that no
+  /// narrow tile reloads every weight for one or two pixels. The columns either side, which reach into the
+  /// padding, get their own edge tiles: their per-tap bounds checks stay off the interior.
+  struct Columns {
+    std::int64_t safe_lo, safe_hi, count, width, wider;
+  };
+  template <class V>
+  static Columns columns(const ConvDesc& d) noexcept {
+    const std::int64_t safe_lo = std::min(d.ow, (d.pads.left + d.sw - 1) / d.sw);
+    const std::int64_t last_ok = d.iw - d.kw + d.pads.left;  // ox * sw must be <= this
+    const std::int64_t safe_hi = std::max(safe_lo, std::min(d.ow, last_ok < 0 ? 0 : last_ok / d.sw + 1));
+    const std::int64_t inner = safe_hi - safe_lo, count = (inner + V::tile - 1) / V::tile;
+    return {safe_lo, safe_hi, count, count ? inner / count : 0, count ? inner % count : 0};
+  }
+
+  /// NW output pixels from column ox0, channels [c0, c0 + lanes) under `mask`. Edge tiles, reaching into the left
+  /// or right padding, read the zero point for taps outside the input; rows outside it read it for every tap.
+  template <class V, int K, int S, int NW, bool Edge>
+  static void tile(const ConvDesc& d, const Row& row, std::int64_t ox0, std::int64_t c0, typename V::Mask mask,
+                   std::int32_t zero_point) noexcept {
+    const std::int64_t C = d.oc, ix0 = ox0 * S - d.pads.left;
+    const typename V::Acc zp = V::broadcast(zero_point);
+    typename V::Acc acc[NW];
+#pragma GCC unroll 16
+    for (int j = 0; j < NW; ++j) acc[j] = V::zero();
+#pragma GCC unroll 5
+    for (int r = 0; r < K; ++r) {
+      const std::int64_t iy = row.iy0 + r;
+      const bool row_inside = static_cast<std::uint64_t>(iy) < static_cast<std::uint64_t>(d.ih);
+      const std::uint8_t* xrow = row_inside ? row.x + iy * d.iw * C + c0 : nullptr;
+#pragma GCC unroll 5
+      for (int s = 0; s < K; ++s) {
+        const typename V::Acc w = V::load_w(row.w + (r * K + s) * C + c0, mask);
+        if (!row_inside) {
+#pragma GCC unroll 16
+          for (int j = 0; j < NW; ++j) acc[j] = V::mac(acc[j], zp, w);
+          continue;
+        }
+#pragma GCC unroll 16
+        for (int j = 0; j < NW; ++j) {
+          const std::int64_t col = j * S + s;
+          const bool inside = !Edge || static_cast<std::uint64_t>(ix0 + col) < static_cast<std::uint64_t>(d.iw);
+          acc[j] = V::mac(acc[j], inside ? V::load_x(xrow + (ix0 + col) * C, mask) : zp, w);
+        }
+      }
+    }
+#pragma GCC unroll 16
+    for (int j = 0; j < NW; ++j) V::store(row.acc + (ox0 + j) * C + c0, acc[j], mask);
+  }
+
+  /// Every tile of one output row for the channel vector at c0.
+  template <class V, int K, int S>
+  static void channels(const ConvDesc& d, const Columns& cols, const Row& row, std::int64_t c0,
+                       std::int32_t zero_point) noexcept {
+    using TileFn = void (*)(const ConvDesc&, const Row&, std::int64_t, std::int64_t, typename V::Mask,
+                            std::int32_t) noexcept;
+    static constexpr auto tiles = []<int... I>(std::integer_sequence<int, I...>) {
+      return std::array<std::array<TileFn, 2>, sizeof...(I)>{
+          {{&tile<V, K, S, I + 1, false>, &tile<V, K, S, I + 1, true>}...}};
+    }(std::make_integer_sequence<int, V::tile>{});
+    const typename V::Mask mask = V::mask(d.oc - c0);
+    auto edges = [&](std::int64_t from, std::int64_t to) {
+      for (std::int64_t ox = from; ox < to; ox += V::tile)
+        tiles[static_cast<std::size_t>(std::min<std::int64_t>(V::tile, to - ox) - 1)][1](d, row, ox, c0, mask,
+                                                                                         zero_point);
+    };
+    edges(0, cols.safe_lo);
+    for (std::int64_t t = 0, ox = cols.safe_lo; t < cols.count; ++t) {
+      const std::int64_t n = cols.width + (t < cols.wider);
+      tiles[static_cast<std::size_t>(n - 1)][0](d, row, ox, c0, mask, zero_point);
+      ox += n;
+    }
+    edges(cols.safe_hi, d.ow);
+  }
+
+  /// Output rows [begin, end) of all images (item = n * OH + oy), `acc` this thread's row buffer.
+  template <class V, int K, int S>
+  static void rows(const Plan& p, const std::uint8_t* x, std::uint8_t* y, std::int32_t* acc, std::int64_t begin,
+                   std::int64_t end) noexcept {
+    const ConvDesc& d = p.desc;
+    const std::int64_t C = d.oc;
+    const Columns cols = columns<V>(d), scalar_cols = columns<detail::DwLanesScalar>(d);
+    const kernels::U8S8Epilogue e{p.colsum.data(),
+                                  p.input_zero_point,
+                                  p.stage.bias.empty() ? nullptr : p.stage.bias.data(),
+                                  p.stage.multiplier.data(),
+                                  p.stage.shift.data(),
+                                  p.stage.zero_point,
+                                  p.stage.range.lo,
+                                  p.stage.range.hi};
+    for (std::int64_t item = begin; item < end; ++item) {
+      const std::int64_t n = item / d.oh, oy = item % d.oh;
+      const Row row{x + n * d.ih * d.iw * C, p.weights.data(), acc, oy * d.sh - d.pads.top};
+      std::int64_t c0 = 0;
+      for (; c0 + V::lanes <= C || (V::masked && c0 < C); c0 += V::lanes)
+        channels<V, K, S>(d, cols, row, c0, p.input_zero_point);
+      for (; c0 < C; ++c0)  // lanes without masks leave the tail to the scalar tiles
+        channels<detail::DwLanesScalar, K, S>(d, scalar_cols, row, c0, p.input_zero_point);
+      std::uint8_t* out = y + item * d.ow * C;
+      for (std::int64_t ox = 0; ox < d.ow; ++ox) kernels::u8s8_output_u8(acc + ox * C, 0, C, e, out + ox * C);
+    }
+  }
+
+  template <class V>
+  static void run_with(const Plan& p, ConstTensorView in, TensorView out, const Context& ctx) noexcept {
+    using RowsFn = void (*)(const Plan&, const std::uint8_t*, std::uint8_t*, std::int32_t*, std::int64_t,
+                            std::int64_t) noexcept;
+    const ConvDesc& d = p.desc;
+    const RowsFn kernel = d.kw == 3 ? (d.sw == 1 ? &rows<V, 3, 1> : &rows<V, 3, 2>)
+                                    : (d.sw == 1 ? &rows<V, 5, 1> : &rows<V, 5, 2>);
+    const std::int64_t items = d.n * d.oh;
+    const std::int64_t parts = std::clamp<std::int64_t>(d.macs() / min_macs_per_thread, 1, ctx.threads());
+    auto work = [&](std::int64_t b, std::int64_t e, int t) {
+      auto* acc = reinterpret_cast<std::int32_t*>(ctx.workspace.data() + row_bytes(d) * static_cast<std::size_t>(t));
+      kernel(p, in.data<std::uint8_t>(), out.data<std::uint8_t>(), acc, items * b / parts, items * e / parts);
+    };
+    if (parts > 1)
+      ctx.pool->parallel_for(parts, work);
+    else
+      work(0, 1, 0);
+  }
+};
+static_assert(QuantConvPrimitive<DepthwiseU8S8>);
+
+}  // namespace primsel

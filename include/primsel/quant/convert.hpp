@@ -1,0 +1,222 @@
+// The dtype conversions on the edges between f32 and int8 layers: quantise f32 (nchw, nhwc, nchw8c, nchw16c) into
+// u8 NHWC, dequantise u8 NHWC back into any f32 layout, and requantise u8 NHWC between two parameter sets. Each is
+// bit-identical to the scalar quant::quantize / quant::dequantize per element (true division and
+// round-half-even, so vector and scalar paths agree), vectorised along the contiguous side: channels for the
+// blocked and nhwc layouts, pixels of a plane for nchw (gathered or scattered through a small buffer). The search
+// pays for these on every edge where a dtype changes, so their speed is part of the choice.
+//
+//   Tensor q({1, 64, 56, 56}, {Layout::nhwc, DType::u8}, quant::choose_params(lo, hi));
+//   quant::quantize(x_f32.view(), q.view());   // x_f32 in nchw16c, say
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <cstring>
+#include <string>
+
+#include "primsel/core/error.hpp"
+#include "primsel/core/simd.hpp"
+#include "primsel/core/tensor.hpp"
+#include "primsel/quant/quantize.hpp"
+
+namespace primsel::quant {
+
+namespace detail {
+
+inline constexpr std::int64_t lanes = static_cast<std::int64_t>(simd::width);
+
+#if PRIMSEL_HAS_SIMD
+/// Round half to even, as std::nearbyint in the default rounding mode. On AVX-512 the zero-masked intrinsic: GCC
+/// 12's unmasked one (inside xsimd::nearbyint) passes an undefined operand that -Wall reports (PR 105593).
+inline simd::FloatVec round_even(const simd::FloatVec& v) noexcept {
+#if defined(__AVX512F__)
+  return _mm512_maskz_roundscale_ps(__mmask16(0xFFFF), v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+#else
+  return xsimd::nearbyint(v);
+#endif
+}
+#endif
+
+/// q[0, n) from x[0, n), n <= lanes: quant::quantize over the whole byte.
+inline void quantize_lanes(const float* x, std::int64_t n, QuantParams p, std::uint8_t* q) noexcept {
+#if PRIMSEL_HAS_SIMD
+  alignas(64) float buf[lanes];
+  if (n < lanes) {
+    std::fill(buf, buf + lanes, 0.0f);
+    std::copy(x, x + n, buf);
+    x = buf;
+  }
+  // max(v, 0) first: x86's max returns its second operand for NaN, which quantize() maps to the low end too.
+  simd::FloatVec v = round_even(simd::load(x) / simd::broadcast(p.scale)) +
+                     simd::broadcast(static_cast<float>(p.zero_point));
+  v = simd::min(simd::broadcast(255.0f), simd::max(v, simd::broadcast(0.0f)));
+#if defined(__AVX512F__)
+  if (n == lanes) {
+    _mm512_mask_cvtepi32_storeu_epi8(q, __mmask16(0xFFFF), _mm512_maskz_cvttps_epi32(__mmask16(0xFFFF), v));
+    return;
+  }
+#endif
+  simd::store(buf, v);
+  for (std::int64_t i = 0; i < n; ++i) q[i] = static_cast<std::uint8_t>(static_cast<std::int32_t>(buf[i]));
+#else
+  for (std::int64_t i = 0; i < n; ++i) q[i] = static_cast<std::uint8_t>(quantize(x[i], p, u8_range));
+#endif
+}
+
+/// x[0, n) from q[0, n), n <= lanes: quant::dequantize (q - zero point is exact in float, then one multiply).
+inline void dequantize_lanes(const std::uint8_t* q, std::int64_t n, QuantParams p, float* x) noexcept {
+#if PRIMSEL_HAS_SIMD
+  simd::FloatVec v;
+#if defined(__AVX512F__)
+  if (n == lanes) {
+    const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q));
+    v = _mm512_maskz_cvtepi32_ps(__mmask16(0xFFFF), _mm512_maskz_cvtepu8_epi32(__mmask16(0xFFFF), bytes));
+  } else
+#endif
+  {
+    alignas(64) float buf[lanes] = {};
+    for (std::int64_t i = 0; i < n; ++i) buf[i] = q[i];
+    v = simd::load(buf);
+  }
+  v = (v - simd::broadcast(static_cast<float>(p.zero_point))) * simd::broadcast(p.scale);
+  if (n == lanes) {
+    simd::store(x, v);
+    return;
+  }
+  alignas(64) float out[lanes];
+  simd::store(out, v);
+  std::copy(out, out + n, x);
+#else
+  for (std::int64_t i = 0; i < n; ++i) x[i] = dequantize(q[i], p);
+#endif
+}
+
+/// The shared checks: same 4-D shape, the expected dtypes, the u8 side in NHWC, data present.
+inline Status check_views(ConstTensorView src, TensorView dst, DType from, DType to, const char* op) {
+  const ErrorContext ctx{op, {}, to_string(src.shape()) + " " + to_string(src.format()) + " -> " +
+                                     to_string(dst.shape()) + " " + to_string(dst.format())};
+  PRIMSEL_CHECK(src.shape() == dst.shape() && src.shape().rank() == 4, ErrorCode::shape_mismatch,
+                "needs two 4-D tensors of the same shape", ctx);
+  PRIMSEL_CHECK(src.dtype() == from && dst.dtype() == to, ErrorCode::invalid_argument,
+                std::string("converts ") + std::string(to_string(from)) + " to " + std::string(to_string(to)), ctx);
+  PRIMSEL_CHECK((from != DType::u8 || src.layout() == Layout::nhwc) && (to != DType::u8 || dst.layout() == Layout::nhwc),
+                ErrorCode::unsupported, "the u8 side must be nhwc", ctx);
+  PRIMSEL_CHECK(src.bytes() != nullptr && dst.bytes() != nullptr, ErrorCode::invalid_argument, "a view has no data",
+                ctx);
+  return {};
+}
+
+}  // namespace detail
+
+/// f32 `src` in any layout -> u8 NHWC `dst`, quantised with dst.quant() over [0, 255].
+inline Status quantize(ConstTensorView src, TensorView dst) {
+  PRIMSEL_RETURN_IF_ERROR(detail::check_views(src, dst, DType::f32, DType::u8, "quantize"));
+  const QuantParams p = dst.quant();
+  const Shape& s = src.shape();
+  const std::int64_t N = s.n(), C = s.c(), HW = s.h() * s.w(), W = detail::lanes;
+  const float* x = src.data<float>();
+  std::uint8_t* q = dst.data<std::uint8_t>();
+  switch (src.layout()) {
+    case Layout::nhwc:
+      for (std::int64_t i = 0, n = N * HW * C; i < n; i += W) detail::quantize_lanes(x + i, std::min(W, n - i), p, q + i);
+      break;
+    case Layout::nchw:
+      // A plane's pixels quantised a vector at a time, then scattered to their pixels' channel slot.
+      for (std::int64_t n = 0; n < N; ++n)
+        for (std::int64_t c = 0; c < C; ++c) {
+          const float* plane = x + (n * C + c) * HW;
+          std::uint8_t* out = q + n * HW * C + c;
+          for (std::int64_t i = 0; i < HW; i += W) {
+            std::uint8_t buf[detail::lanes];
+            const std::int64_t k = std::min(W, HW - i);
+            detail::quantize_lanes(plane + i, k, p, buf);
+            for (std::int64_t j = 0; j < k; ++j) out[(i + j) * C] = buf[j];
+          }
+        }
+      break;
+    case Layout::nchw8c:
+    case Layout::nchw16c: {
+      // Each pixel's block of channels is contiguous on both sides.
+      const std::int64_t b = channel_block(src.layout()), cb = (C + b - 1) / b;
+      for (std::int64_t n = 0; n < N; ++n)
+        for (std::int64_t blk = 0; blk < cb; ++blk) {
+          const std::int64_t c0 = blk * b, count = std::min(b, C - c0);
+          const float* in = x + (n * cb + blk) * HW * b;
+          std::uint8_t* out = q + n * HW * C + c0;
+          for (std::int64_t i = 0; i < HW; ++i)
+            for (std::int64_t c = 0; c < count; c += W)
+              detail::quantize_lanes(in + i * b + c, std::min(W, count - c), p, out + i * C + c);
+        }
+      break;
+    }
+  }
+  return {};
+}
+
+/// u8 NHWC `src` -> f32 `dst` in any layout, dequantised with src.quant(); blocked tails are written as zero.
+inline Status dequantize(ConstTensorView src, TensorView dst) {
+  PRIMSEL_RETURN_IF_ERROR(detail::check_views(src, dst, DType::u8, DType::f32, "dequantize"));
+  const QuantParams p = src.quant();
+  const Shape& s = src.shape();
+  const std::int64_t N = s.n(), C = s.c(), HW = s.h() * s.w(), W = detail::lanes;
+  const std::uint8_t* q = src.data<std::uint8_t>();
+  float* x = dst.data<float>();
+  switch (dst.layout()) {
+    case Layout::nhwc:
+      for (std::int64_t i = 0, n = N * HW * C; i < n; i += W) detail::dequantize_lanes(q + i, std::min(W, n - i), p, x + i);
+      break;
+    case Layout::nchw:
+      for (std::int64_t n = 0; n < N; ++n)
+        for (std::int64_t c = 0; c < C; ++c) {
+          const std::uint8_t* in = q + n * HW * C + c;
+          float* plane = x + (n * C + c) * HW;
+          for (std::int64_t i = 0; i < HW; i += W) {
+            std::uint8_t buf[detail::lanes];
+            const std::int64_t k = std::min(W, HW - i);
+            for (std::int64_t j = 0; j < k; ++j) buf[j] = in[(i + j) * C];
+            detail::dequantize_lanes(buf, k, p, plane + i);
+          }
+        }
+      break;
+    case Layout::nchw8c:
+    case Layout::nchw16c: {
+      const std::int64_t b = channel_block(dst.layout()), cb = (C + b - 1) / b;
+      for (std::int64_t n = 0; n < N; ++n)
+        for (std::int64_t blk = 0; blk < cb; ++blk) {
+          const std::int64_t c0 = blk * b, count = std::min(b, C - c0);
+          const std::uint8_t* in = q + n * HW * C + c0;
+          float* out = x + (n * cb + blk) * HW * b;
+          for (std::int64_t i = 0; i < HW; ++i) {
+            for (std::int64_t c = 0; c < count; c += W)
+              detail::dequantize_lanes(in + i * C + c, std::min(W, count - c), p, out + i * b + c);
+            std::fill(out + i * b + count, out + (i + 1) * b, 0.0f);
+          }
+        }
+      break;
+    }
+  }
+  return {};
+}
+
+/// u8 NHWC `src` (src.quant()) -> u8 NHWC `dst` (dst.quant()): each byte becomes quantize(dequantize(q)), exactly
+/// what going through f32 gives, by a 256-entry table built per call.
+inline Status requantize(ConstTensorView src, TensorView dst) {
+  const ErrorContext ctx{"requantize", {}, to_string(src.shape()) + " " + to_string(src.format()) + " -> " +
+                                               to_string(dst.shape()) + " " + to_string(dst.format())};
+  PRIMSEL_CHECK(src.shape() == dst.shape(), ErrorCode::shape_mismatch, "shapes differ", ctx);
+  PRIMSEL_CHECK(src.format() == dst.format() && src.dtype() == DType::u8, ErrorCode::invalid_argument,
+                "needs two u8 tensors of one layout", ctx);
+  PRIMSEL_CHECK(src.bytes() != nullptr && dst.bytes() != nullptr, ErrorCode::invalid_argument, "a view has no data",
+                ctx);
+  std::array<std::uint8_t, 256> table;
+  for (int v = 0; v < 256; ++v)
+    table[static_cast<std::size_t>(v)] =
+        static_cast<std::uint8_t>(quantize(dequantize(v, src.quant()), dst.quant(), u8_range));
+  const std::uint8_t* in = src.data<std::uint8_t>();
+  std::uint8_t* out = dst.data<std::uint8_t>();
+  for (std::size_t i = 0, n = src.size_bytes(); i < n; ++i) out[i] = table[in[i]];
+  return {};
+}
+
+}  // namespace primsel::quant

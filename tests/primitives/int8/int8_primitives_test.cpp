@@ -1,0 +1,99 @@
+// The int8 primitive list as a whole: the concept, unique names, supports() exact (every layer a primitive
+// claims over a random sweep of layers runs bit-exactly), refusals with reasons, and plan()'s checks of the
+// quantisation it is given.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <limits>
+
+#include "primsel/primitives/int8/default_int8_primitives.hpp"
+#include "quant_conv_tester.hpp"
+
+using namespace primsel;
+using primsel::testing::QuantConvTester;
+
+static_assert(DefaultInt8ConvPrimitives::size == 3);
+static_assert(!ConvPrimitive<Im2colU8S8> && !ConvPrimitive<Conv1x1U8S8> && !ConvPrimitive<DepthwiseU8S8>,
+              "int8 primitives must not be mistaken for f32 ones: plan() takes the quantisation");
+
+TEST_CASE("supports() is exact: every layer a primitive claims in a random sweep runs bit-exactly") {
+  Rng rng(2024);
+  int claimed = 0;
+  for (int i = 0; i < 150; ++i) {
+    QuantConvTester t;
+    const std::int64_t k = 1 + 2 * rng.below(3), groups = rng.below(3) == 0 ? 0 : 1;  // 0: depthwise
+    const std::int64_t c = 1 + rng.below(40);
+    if (groups == 0) t.depthwise(c);
+    else t.ic(c).oc(1 + rng.below(40));
+    t.hw(3 + rng.below(12), 3 + rng.below(12)).k(k, rng.below(4) == 0 ? 1 + 2 * rng.below(3) : k);
+    t.stride(1 + rng.below(2), 1 + rng.below(2)).pad(rng.below(3), rng.below(3), rng.below(3), rng.below(3));
+    if (rng.below(5) == 0) t.dilation(2, 1 + rng.below(2));
+    t.batch(1 + rng.below(2)).threads(1 + rng.below(2)).input_zero_point(static_cast<std::int32_t>(rng.below(256)));
+    t.bias(rng.below(2)).activation(rng.below(2) ? Activation::relu() : Activation::none()).seed(i);
+    if (t.desc().oh <= 0 || t.desc().ow <= 0) continue;
+    DefaultInt8ConvPrimitives::for_each([&]<class P>() {
+      if (!P::supports(t.desc())) return;
+      ++claimed;
+      t.check<P>();
+    });
+  }
+  INFO(claimed << " (layer, primitive) pairs claimed");
+  // Without VNNI (7-bit GEMM kernel) only the depthwise layers are claimed.
+  CHECK(claimed > (detail::u8s8_kernel_range_refusal().empty() ? 100 : 10));
+}
+
+TEST_CASE("int8 primitives say why they decline") {
+  const bool gemm_ok = detail::u8s8_kernel_range_refusal().empty();
+  ConvDesc conv3{.ic = 8, .ih = 9, .iw = 9, .oc = 8, .oh = 9, .ow = 9, .kh = 3, .kw = 3, .pads = {1, 1, 1, 1}};
+  if (gemm_ok) CHECK(Conv1x1U8S8::supports(conv3).why == "kernel is not 1x1");
+  CHECK(DepthwiseU8S8::supports(conv3).why == "not depthwise (groups = input = output channels)");
+  ConvDesc dw = conv3;
+  dw.groups = 8;
+  CHECK(DepthwiseU8S8::supports(dw).ok);
+  dw.kh = dw.kw = 7, dw.pads = {3, 3, 3, 3};
+  CHECK(DepthwiseU8S8::supports(dw).why == "kernel is not 3x3 or 5x5");
+  dw.kh = dw.kw = 3, dw.pads = {1, 1, 1, 1}, dw.sh = 3;
+  CHECK(DepthwiseU8S8::supports(dw).why == "stride is not 1 or 2");
+  dw.sh = 1, dw.dh = 2;
+  CHECK(DepthwiseU8S8::supports(dw).why == "dilated");
+  ConvDesc strided1x1{.ic = 8, .ih = 9, .iw = 9, .oc = 8, .oh = 5, .ow = 5, .sh = 2, .sw = 2};
+  if (gemm_ok) CHECK(Conv1x1U8S8::supports(strided1x1).why == "stride is not 1 (im2col_u8s8 gathers strided pixels)");
+  ConvDesc huge = conv3;
+  huge.ic = 4096;  // 9 * 4096 > 32768
+  CHECK(!Im2colU8S8::supports(huge));
+  if (!gemm_ok) {
+    // AVX2 without VNNI: the GEMM-based primitives decline everything; depthwise widens to 32 bits and stays.
+    CHECK(!Im2colU8S8::supports(conv3));
+    CHECK(Im2colU8S8::supports(conv3).why == detail::u8s8_kernel_range_refusal());
+  } else {
+    CHECK(Im2colU8S8::supports(conv3));
+  }
+}
+
+TEST_CASE("plan() checks the quantisation and the weights") {
+  // Depthwise: the one int8 primitive every target supports (the checks are QuantizedConv's, shared by all).
+  using P = DepthwiseU8S8;
+  const ConvDesc d{.groups = 4, .ic = 4, .ih = 5, .iw = 5, .oc = 4, .oh = 5, .ow = 5, .kh = 3, .kw = 3,
+                   .pads = {1, 1, 1, 1}};
+  Tensor w({4, 1, 3, 3}), b({4});
+  std::fill(w.floats().begin(), w.floats().end(), 0.5f);
+  const ConvWeights weights{w.view(), b.view()};
+  const ConvQuant ok{{0.1f, 128}, {0.2f, 3}};
+  CHECK(P::plan(d, weights, ok).ok());
+  for (const ConvQuant& bad : {ConvQuant{{0.1f, 256}, {0.2f, 3}}, ConvQuant{{0.1f, 128}, {0.2f, -1}},
+                               ConvQuant{{0.0f, 128}, {0.2f, 3}}, ConvQuant{{0.1f, 128}, {std::nanf(""), 3}},
+                               ConvQuant{{std::numeric_limits<float>::infinity(), 1}, {0.2f, 3}}}) {
+    auto p = P::plan(d, weights, bad);
+    REQUIRE(!p.ok());
+    CHECK(p.error().code() == ErrorCode::invalid_argument);
+  }
+  // A multiplier beyond 2^30 cannot be represented.
+  CHECK(!P::plan(d, weights, ConvQuant{{1e6f, 0}, {1e-6f, 0}}).ok());
+  Tensor w_bad({4, 2, 3, 3});
+  CHECK(P::plan(d, {w_bad.view(), b.view()}, ok).error().code() == ErrorCode::shape_mismatch);
+  CHECK(P::plan(d, {w.view(), ConstTensorView{}}, ok).error().code() == ErrorCode::shape_mismatch);
+  ConvDesc no_bias = d;
+  no_bias.has_bias = false;
+  CHECK(P::plan(no_bias, {w.view(), ConstTensorView{}}, ok).ok());
+  CHECK(Conv1x1U8S8::plan(d, weights, ok).error().code() == ErrorCode::unsupported);
+}
