@@ -2,6 +2,7 @@
 // the network runs against the dependency-free reference and the best single-primitive network.
 //
 //   primsel-bench --model resnet18 [--searcher qlearning] [--threads N] [--runs R] [--json report.json] ...
+//   primsel-bench --model resnet18 --throughput [--simulate 4+4:2.5]   # intra-op vs replicas vs pipeline
 //
 // Exit status: 0 on success, 1 on a runtime error (unreadable file, unsupported model), 2 on bad arguments; every
 // error is one line on stderr.
@@ -24,6 +25,7 @@
 #include "primsel/runtime/network.hpp"
 #include "primsel/search/searchers.hpp"
 #include "report_json.hpp"
+#include "throughput.hpp"
 
 namespace {
 using namespace primsel;
@@ -280,6 +282,17 @@ int run(const BenchOptions& opt) {
       f << "    \"" << l.candidates[static_cast<std::size_t>(l.chosen)] << "\",  // " << l.node << "\n";
     f << "};\n";
     if (!f) return fail("cannot write the binding header '" + opt.emit_binding + "'");
+  }
+  if (opt.throughput) {
+    // Other thread counts get their own cache files: one file holds one device signature (threads included).
+    auto cache_for = [&](int threads) {
+      if (opt.no_cache) return std::string();
+      if (opt.cache.empty()) return default_cache_path(opt.model, threads);
+      return threads == opt.threads ? opt.cache : opt.cache + "." + std::to_string(threads) + "t";
+    };
+    auto t = bench::throughput(opt, net, x, o, cache_for);
+    if (!t) return fail(t.error().what());
+    j.throughput = std::move(*t);
   }
   if (!opt.json.empty()) {
     j.primsel_version = version_string;

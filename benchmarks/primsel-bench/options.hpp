@@ -18,7 +18,8 @@ inline constexpr std::string_view usage =
     "usage: primsel-bench --model <zoo-name | model.onnx> [--searcher qlearning|random|exact|greedy|fixed:<primitive>]\n"
     "                     [--input-shape NxCxHxW] [--threads N] [--runs R] [--budget-ms B] [--cache FILE] [--no-cache] [--seed S]\n"
     "                     [--input in.bin] [--output out.bin] [--json report.json] [--plot trace.svg]\n"
-    "                     [--compare-searchers] [--emit-binding binding.hpp] [--list] [--quiet]\n";
+    "                     [--compare-searchers] [--emit-binding binding.hpp] [--list] [--quiet]\n"
+    "                     [--throughput [--simulate BIG+LITTLE:SLOWDOWN] [--no-pin]]   (e.g. --simulate 4+4:2.5)\n";
 
 struct BenchOptions {
   std::string model;
@@ -33,6 +34,13 @@ struct BenchOptions {
   std::string input, output, json, plot, emit_binding;
   bool compare_searchers = false;
   bool list = false, quiet = false, help = false;
+  /// --throughput: images/s and latency of intra-op, one replica per core and the planned pipeline (--runs images).
+  bool throughput = false;
+  bool no_pin = false;  ///< --no-pin: let the OS place pipeline threads (a shared machine's other load moves around)
+  /// --simulate B+L:S: the planner's prediction for a big.LITTLE device of B big cores (this CPU's speed) and L
+  /// LITTLE cores S times slower; 0 big cores: no simulation.
+  int sim_big = 0, sim_little = 0;
+  double sim_slowdown = 1.0;
 };
 
 namespace detail {
@@ -111,6 +119,23 @@ inline Expected<BenchOptions> parse_options(const std::vector<std::string>& args
       PRIMSEL_ASSIGN_OR_RETURN(o.plot, value());
     } else if (a == "--emit-binding") {
       PRIMSEL_ASSIGN_OR_RETURN(o.emit_binding, value());
+    } else if (a == "--throughput") {
+      o.throughput = true;
+    } else if (a == "--no-pin") {
+      o.no_pin = true;
+    } else if (a == "--simulate") {
+      PRIMSEL_ASSIGN_OR_RETURN(const std::string v, value());
+      const std::size_t plus = v.find('+'), colon = v.find(':');
+      if (plus == std::string::npos || colon == std::string::npos || colon < plus)
+        return Error(ErrorCode::invalid_argument, "--simulate expects BIG+LITTLE:SLOWDOWN (e.g. 4+4:2.5), got '" + v + "'");
+      PRIMSEL_ASSIGN_OR_RETURN(const long long big, detail::integer(a, v.substr(0, plus), 1, 64));
+      PRIMSEL_ASSIGN_OR_RETURN(const long long little, detail::integer(a, v.substr(plus + 1, colon - plus - 1), 0, 64));
+      char* end = nullptr;
+      const std::string slow = v.substr(colon + 1);
+      o.sim_slowdown = std::strtod(slow.c_str(), &end);
+      if (slow.empty() || *end != '\0' || !(o.sim_slowdown >= 1.0 && o.sim_slowdown <= 100.0))
+        return Error(ErrorCode::invalid_argument, "--simulate: the LITTLE cores' slowdown must be a number in [1, 100], got '" + slow + "'");
+      o.sim_big = static_cast<int>(big), o.sim_little = static_cast<int>(little);
     } else if (a == "--compare-searchers") {
       o.compare_searchers = true;
     } else if (a == "--list") {
@@ -125,6 +150,7 @@ inline Expected<BenchOptions> parse_options(const std::vector<std::string>& args
   }
   if (!o.list && !o.help && o.model.empty()) return Error(ErrorCode::invalid_argument, "--model is required");
   if (o.no_cache && !o.cache.empty()) return Error(ErrorCode::invalid_argument, "--cache and --no-cache contradict");
+  if (o.sim_big > 0 && !o.throughput) return Error(ErrorCode::invalid_argument, "--simulate needs --throughput");
   return o;
 }
 

@@ -83,6 +83,8 @@ struct JsonReport {
   std::string best_single_primitive;
   double best_single_ms = 0;
   long long weights_bytes = 0, peak_activation_bytes = 0, workspace_bytes = 0;
+  /// --throughput's object (the schema welcomes extra fields), already JSON; empty: left out.
+  std::string throughput;
 };
 
 inline std::string to_json(const JsonReport& r) {
@@ -114,7 +116,9 @@ inline std::string to_json(const JsonReport& r) {
   o << "  \"baselines\": {\"reference_ms\": " << json_number(r.reference_ms) << ", \"best_single\": {\"primitive\": "
     << json_string(r.best_single_primitive) << ", \"ms\": " << json_number(r.best_single_ms) << "}},\n";
   o << "  \"memory\": {\"weights_bytes\": " << r.weights_bytes << ", \"peak_activation_bytes\": "
-    << r.peak_activation_bytes << ", \"workspace_bytes\": " << r.workspace_bytes << "}\n}\n";
+    << r.peak_activation_bytes << ", \"workspace_bytes\": " << r.workspace_bytes << "}";
+  if (!r.throughput.empty()) o << ",\n  \"throughput\": " << r.throughput;
+  o << "\n}\n";
   return o.str();
 }
 

@@ -108,6 +108,36 @@ TEST_CASE("the JSON report validates against the schema and agrees with the tabl
   }
 }
 
+TEST_CASE("--throughput compares intra-op, replicas and the planned pipeline, in the table and the JSON report") {
+  const std::string json = temp("throughput.json"), table = temp("throughput.txt");
+  const Result r = bench("--model lenet5 --no-cache --quiet --runs 8 --threads 1 --throughput --simulate 4+4:2.5 --json " + json);
+  INFO(r.output);
+  REQUIRE(r.status == 0);
+  for (const char* row : {"(a) intra-op, ", "(b) ", "(c) planner's choice", "plan (c):", "  stage 0: ",
+                          "simulated 4 big + 4 LITTLE (2.50x slower)", "simulated plan (c):"})
+    CHECK(r.output.find(row) != std::string::npos);
+  // The schema welcomes extra fields: the report must still validate, with a throughput object per mode.
+  const std::string schema = std::string(PRIMSEL_SOURCE_DIR) + "/../shared/report.schema.json";
+  if (std::filesystem::exists(schema)) {
+    std::ofstream(table) << r.output;
+    const std::string check = "/usr/bin/python3 " + std::string(PRIMSEL_SOURCE_DIR) + "/tests/bench/check_report.py " +
+                              json + " " + schema + " " + table + " > " + table + ".check 2>&1 && /usr/bin/python3 -c \"import json, sys; "
+                              "t = json.load(open(sys.argv[1]))['throughput']; "
+                              "m = {x['mode'] for x in t['modes']}; "
+                              "sys.exit(0 if {'intra_op', 'replicas', 'planned'} <= m and t['simulation']['big'] == 4 "
+                              "and all(x['images_per_s'] > 0 and x['plan'] for x in t['modes']) else str(t))\" " +
+                              json + " >> " + table + ".check 2>&1";
+    const int status = std::system(check.c_str());
+    const std::vector<char> log = bytes(table + ".check");
+    INFO(std::string(log.begin(), log.end()));
+    CHECK(status == 0);
+  }
+  CHECK(bench("--model lenet5 --simulate 4+4:2.5").status == 2);               // needs --throughput
+  CHECK(bench("--model lenet5 --throughput --simulate 4+4").status == 2);      // no slowdown
+  CHECK(bench("--model lenet5 --throughput --simulate 4+4:0.5").status == 2);  // LITTLE faster than big
+  for (const std::string& f : {json, table, table + ".check"}) std::filesystem::remove(f);
+}
+
 TEST_CASE("--input and --output are raw float32: the same input gives the same output") {
   const std::string in = temp("in.bin"), out1 = temp("out1.bin"), out2 = temp("out2.bin");
   {
