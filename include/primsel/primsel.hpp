@@ -20,6 +20,7 @@
 #include "primsel/graph/passes.hpp"
 #include "primsel/graph/op.hpp"
 #include "primsel/graph/shape_inference.hpp"
+#include "primsel/graph/subgraph.hpp"
 
 #include "primsel/io/onnx.hpp"
 #include "primsel/io/onnx_writer.hpp"
@@ -37,8 +38,11 @@
 #include "primsel/quant/quantize.hpp"
 
 #include "primsel/search/searchers.hpp"
+#include "primsel/select/model_selector.hpp"
 
 #include "primsel/runtime/network.hpp"
+#include "primsel/runtime/pipeline.hpp"
+#include "primsel/runtime/pipeline_plan.hpp"
 #include "primsel/runtime/reference_executor.hpp"
 #include "primsel/runtime/tuning_cache.hpp"
 

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "primsel/core/simd.hpp"
+#include "primsel/core/thread_pool.hpp"  // PRIMSEL_HAS_THREADS
 
 namespace primsel {
 
@@ -26,7 +27,13 @@ inline std::string cpu_name() {
   return "unknown";
 }
 
-inline int hardware_threads() { return static_cast<int>(std::max(1u, std::thread::hardware_concurrency())); }
+inline int hardware_threads() {
+#if PRIMSEL_HAS_THREADS
+  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+#else
+  return 1;
+#endif
+}
 
 namespace detail {
 /// Hides a value from the optimiser at no cost (it stays in its register): without it GCC -O3 collapses the

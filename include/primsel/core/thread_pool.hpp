@@ -2,7 +2,42 @@
 // threads, runs the first chunk on the calling thread and returns when every chunk is done. Idle workers sleep on
 // a condition variable (no busy spinning when idle); a pool of 1 runs inline with no synchronisation at all.
 // It lives in core/ because primitives' run(ctx) uses it. No allocation per call: jobs are passed by reference.
+//
+// Targets without threads (bare-metal newlib: no gthreads, so no std::thread or std::mutex) get PRIMSEL_HAS_THREADS
+// 0 and a pool that is always one thread, the caller; asking it for more is refused where threads are chosen
+// (Network::bind).
 #pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <type_traits>
+#include <utility>
+
+#if !defined(PRIMSEL_HAS_THREADS)
+#if defined(__GLIBCXX__) && !defined(_GLIBCXX_HAS_GTHREADS)
+#define PRIMSEL_HAS_THREADS 0
+#else
+#define PRIMSEL_HAS_THREADS 1
+#endif
+#endif
+
+#if !PRIMSEL_HAS_THREADS
+namespace primsel {
+
+class ThreadPool {
+ public:
+  explicit ThreadPool(int = 1) noexcept {}
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+  int size() const noexcept { return 1; }
+  template <class F>
+  void parallel_for(std::int64_t n, F&& fn) {
+    if (n > 0) fn(std::int64_t{0}, n, 0);
+  }
+};
+
+}  // namespace primsel
+#else
 
 #include <algorithm>
 #include <condition_variable>
@@ -112,3 +147,4 @@ class ThreadPool {
 };
 
 }  // namespace primsel
+#endif  // PRIMSEL_HAS_THREADS

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -51,6 +52,33 @@ struct BindOptions {
   std::function<void(std::string_view)> warn;
   /// Called after each node is measured: (nodes measured, nodes in all, milliseconds spent so far).
   std::function<void(std::size_t, std::size_t, double)> progress;
+  /// Memory for the network's own run(): activations and scratch (Network::memory_bytes() of them, aligned to
+  /// tensor_alignment), e.g. a static array in firmware. Empty: allocated at bind time.
+  std::span<std::byte> memory;
+};
+
+/// What one inference writes besides its outputs: the activation arena (laid out by liveness at bind time), the
+/// primitives' scratch, and the threads they run on. A bound network is read only in run(context, ...), so several
+/// threads may run it at once, each with its own context from Network::make_context(). A context belongs to one
+/// binding: after a rebind run() refuses it.
+class RunContext {
+ public:
+  RunContext() = default;
+  RunContext(RunContext&&) noexcept = default;
+  RunContext& operator=(RunContext&&) noexcept = default;
+
+  /// Threads this context's inferences run on (the caller's included).
+  int threads() const noexcept { return pool_ ? pool_->size() : 1; }
+
+ private:
+  template <Searcher, class>
+  friend class Network;
+  Tensor owned_;                      // the memory, when the context allocated it
+  std::span<std::byte> memory_;       // arena, then workspace
+  std::unique_ptr<ThreadPool> own_pool_;
+  ThreadPool* pool_ = nullptr;
+  std::vector<ConstTensorView> views_;  // one step's inputs, reserved up front
+  std::uint64_t binding_ = 0;
 };
 
 /// What bind() chose for one node, and what it measured.
@@ -99,8 +127,9 @@ class Network {
   /// against the network's own searcher without measuring twice.
   template <Searcher T>
   Status bind_with(const BindOptions& o = {}) {
-    PRIMSEL_CHECK(o.threads >= 1, ErrorCode::invalid_argument, "threads must be >= 1");
+    PRIMSEL_RETURN_IF_ERROR(check_threads(o.threads));
     PRIMSEL_RETURN_IF_ERROR(ensure_measured(o));
+    memory_ = o.memory;
     report_.searcher = searcher_id<T>();
     const auto t0 = std::chrono::steady_clock::now();
     const std::string key = report_.searcher + " " + std::to_string(o.seed);
@@ -123,12 +152,13 @@ class Network {
   /// an earlier search (`primsel-bench --emit-binding`) baked into firmware. A name a node does not offer is an
   /// error naming the node and what it offers.
   Status bind_names(std::span<const std::string_view> names, const BindOptions& o = {}) {
-    PRIMSEL_CHECK(o.threads >= 1, ErrorCode::invalid_argument, "threads must be >= 1");
+    PRIMSEL_RETURN_IF_ERROR(check_threads(o.threads));
     const Graph& g = *graph_;
     PRIMSEL_CHECK(names.size() == g.nodes().size(), ErrorCode::invalid_argument,
                   "the binding names " + std::to_string(names.size()) + " primitives for " +
                       std::to_string(g.nodes().size()) + " nodes of '" + g.name() + "'");
     pool_ = std::make_unique<ThreadPool>(o.threads);
+    memory_ = o.memory;
     measured_ = false;
     report_ = {};
     problem_ = {};
@@ -160,8 +190,9 @@ class Network {
   /// Binds a given binding (one candidate index per node, e.g. saved from an earlier search or a Fixed rule
   /// chosen at run time) on the measured problem.
   Status bind_binding(SearchResult chosen, std::string searcher_name, const BindOptions& o = {}) {
-    PRIMSEL_CHECK(o.threads >= 1, ErrorCode::invalid_argument, "threads must be >= 1");
+    PRIMSEL_RETURN_IF_ERROR(check_threads(o.threads));
     PRIMSEL_RETURN_IF_ERROR(ensure_measured(o));
+    memory_ = o.memory;
     report_.searcher = std::move(searcher_name);
     report_.search = std::move(chosen);
     report_.searched_from_cache = false;
@@ -172,10 +203,11 @@ class Network {
 
   /// Times every candidate of every node and every conversion, on `o.threads` threads.
   Status measure(const BindOptions& o = {}) {
-    PRIMSEL_CHECK(o.threads >= 1, ErrorCode::invalid_argument, "threads must be >= 1");
+    PRIMSEL_RETURN_IF_ERROR(check_threads(o.threads));
     const Graph& g = *graph_;
     const auto t0 = std::chrono::steady_clock::now();
     pool_ = std::make_unique<ThreadPool>(o.threads);
+    memory_ = o.memory;
     measured_ = false;
     steps_.clear(), buffers_.clear(), chosen_.clear();
     report_ = {};
@@ -273,10 +305,38 @@ class Network {
   /// The measured cost model (after measure() or bind()).
   const SelectionProblem& problem() const noexcept { return problem_; }
 
-  /// Inference into preallocated nchw outputs (one per graph output): no allocation.
+  /// Bytes of memory one RunContext needs (activations + scratch) for the current binding; 0 before bind().
+  std::size_t memory_bytes() const noexcept { return memory_bytes_; }
+
+  /// A context for running this binding from another thread at the same time as others (run(context, ...)):
+  /// its own activations, scratch and a pool of `threads` threads (0: the thread count bound for). `memory`: the
+  /// caller's (memory_bytes() of it), else allocated here.
+  Expected<RunContext> make_context(int threads = 0, std::span<std::byte> memory = {}) const {
+    PRIMSEL_CHECK(bound(), ErrorCode::invalid_argument, "network '" + graph_->name() + "' is not bound: call bind() first");
+    if (threads == 0) threads = pool_ ? pool_->size() : 1;
+    PRIMSEL_RETURN_IF_ERROR(check_threads(threads));
+    RunContext c;
+    PRIMSEL_RETURN_IF_ERROR(attach_memory(c, memory));
+    c.own_pool_ = std::make_unique<ThreadPool>(threads);
+    c.pool_ = c.own_pool_.get();
+    return c;
+  }
+
+  /// Inference into preallocated nchw outputs (one per graph output): no allocation. Not reentrant: it uses the
+  /// network's own context; concurrent callers each use run(context, ...).
   Status run(std::span<const ConstTensorView> inputs, std::span<const TensorView> outputs) {
+    return run(own_, inputs, outputs);
+  }
+
+  /// Inference with the memory and threads of `ctx`: safe to call from several threads at once on one bound
+  /// network, each with its own context. No allocation.
+  Status run(RunContext& ctx, std::span<const ConstTensorView> inputs, std::span<const TensorView> outputs) const {
     const Graph& g = *graph_;
     PRIMSEL_CHECK(bound(), ErrorCode::invalid_argument, "network '" + g.name() + "' is not bound: call bind() first");
+    PRIMSEL_CHECK(ctx.binding_ == binding_id_, ErrorCode::invalid_argument,
+                  "the run context of network '" + g.name() + "' was made for " +
+                      (ctx.binding_ == 0 ? std::string("no binding") : std::string("an earlier binding")) +
+                      ": make a new one with make_context() after each bind");
     PRIMSEL_CHECK(inputs.size() == g.inputs().size() && outputs.size() == g.outputs().size(),
                   ErrorCode::invalid_argument,
                   "network '" + g.name() + "' takes " + std::to_string(g.inputs().size()) + " input(s) and " +
@@ -294,16 +354,17 @@ class Network {
                         to_string(outputs[k].shape()) + " " + to_string(outputs[k].format()));
     }
     ScopedFlushDenormals flush;
-    const Context ctx{pool_.get(), {workspace_.bytes(), workspace_.size_bytes()}};
-    std::vector<ConstTensorView>& views = scratch_views_;
+    std::byte* const arena = ctx.memory_.data();
+    const Context kernel_ctx{ctx.pool_, ctx.memory_.subspan(arena_bytes_)};
+    std::vector<ConstTensorView>& views = ctx.views_;
     for (const Step& s : steps_) {
       views.clear();
-      for (int b : s.inputs) views.push_back(b < 0 ? ConstTensorView{} : view(b, inputs, outputs));
-      const TensorView out = view(s.output, inputs, outputs);
+      for (int b : s.inputs) views.push_back(b < 0 ? ConstTensorView{} : view(arena, b, inputs, outputs));
+      const TensorView out = view(arena, s.output, inputs, outputs);
       if (s.node < 0)
         (void)convert(views[0], out);  // formats and shapes fixed at bind time
       else
-        chosen_[static_cast<std::size_t>(s.node)].run(views, out, ctx);
+        chosen_[static_cast<std::size_t>(s.node)].run(views, out, kernel_ctx);
     }
     return {};
   }
@@ -323,6 +384,13 @@ class Network {
   }
 
  private:
+  static Status check_threads(int threads) {
+    PRIMSEL_CHECK(threads >= 1, ErrorCode::invalid_argument, "threads must be >= 1");
+    PRIMSEL_CHECK(PRIMSEL_HAS_THREADS || threads == 1, ErrorCode::unsupported,
+                  "this target has no threads (PRIMSEL_HAS_THREADS is 0): bind with threads = 1");
+    return {};
+  }
+
   /// Plans the chosen candidate of every node and lays out the execution.
   Status instantiate(const std::string& searcher) {
     const Graph& g = *graph_;
@@ -557,19 +625,50 @@ class Network {
       arena = std::max(arena, offset + buf.bytes);
       placed.push_back(b);
     }
-    PRIMSEL_ASSIGN_OR_RETURN(arena_, Tensor::create(Shape{static_cast<std::int64_t>(arena / 4 + 1)}));
     std::size_t ws = 0;
     for (const Chosen& c : chosen_) ws = std::max(ws, c.workspace_bytes);
-    PRIMSEL_ASSIGN_OR_RETURN(workspace_, Tensor::create(Shape{static_cast<std::int64_t>(ws / 4 + 16)}));
-    std::size_t max_inputs = 1;
-    for (const Step& st : steps_) max_inputs = std::max(max_inputs, st.inputs.size());
-    scratch_views_.reserve(max_inputs);  // run() must not allocate
+    arena_bytes_ = align_up(arena);
+    memory_bytes_ = arena_bytes_ + align_up(ws + 64);
+    max_step_inputs_ = 1;
+    for (const Step& st : steps_) max_step_inputs_ = std::max(max_step_inputs_, st.inputs.size());
+    binding_id_ = next_binding_id();
     report_.arena_bytes = arena;
     report_.workspace_bytes = ws;
+    own_ = RunContext{};
+    PRIMSEL_RETURN_IF_ERROR(attach_memory(own_, memory_));
+    own_.pool_ = pool_.get();
     return {};
   }
 
-  TensorView view(int b, std::span<const ConstTensorView> inputs, std::span<const TensorView> outputs) const {
+  static std::size_t align_up(std::size_t bytes) noexcept {
+    return (bytes + tensor_alignment - 1) / tensor_alignment * tensor_alignment;
+  }
+
+  /// Unique across networks, so a context never passes for another binding's.
+  static std::uint64_t next_binding_id() noexcept {
+    static std::atomic<std::uint64_t> next{1};
+    return next.fetch_add(1, std::memory_order_relaxed);
+  }
+
+  /// Gives `c` memory_bytes() of `memory` (or of a fresh allocation) and room for one step's input views.
+  Status attach_memory(RunContext& c, std::span<std::byte> memory) const {
+    if (memory.empty()) {
+      PRIMSEL_ASSIGN_OR_RETURN(c.owned_, Tensor::create(Shape{static_cast<std::int64_t>(memory_bytes_ / 4 + 1)}));
+      memory = {c.owned_.bytes(), c.owned_.size_bytes()};
+    }
+    PRIMSEL_CHECK(memory.size() >= memory_bytes_, ErrorCode::invalid_argument,
+                  "network '" + graph_->name() + "' needs " + std::to_string(memory_bytes_) +
+                      " bytes of run memory for this binding, got " + std::to_string(memory.size()));
+    PRIMSEL_CHECK(reinterpret_cast<std::uintptr_t>(memory.data()) % tensor_alignment == 0, ErrorCode::invalid_argument,
+                  "run memory must be aligned to " + std::to_string(tensor_alignment) + " bytes");
+    c.memory_ = memory.first(memory_bytes_);
+    c.views_.reserve(max_step_inputs_);  // run() must not allocate
+    c.binding_ = binding_id_;
+    return {};
+  }
+
+  TensorView view(std::byte* arena, int b, std::span<const ConstTensorView> inputs,
+                  std::span<const TensorView> outputs) const {
     const Buffer& buf = buffers_[static_cast<std::size_t>(b)];
     if (buf.external_input >= 0) {  // read only: the const_cast never writes
       const ConstTensorView& v = inputs[static_cast<std::size_t>(buf.external_input)];
@@ -578,7 +677,7 @@ class Network {
     if (buf.external_output >= 0) return outputs[static_cast<std::size_t>(buf.external_output)];
     if (buf.constant.bytes() != nullptr)
       return TensorView(const_cast<std::byte*>(buf.constant.bytes()), buf.constant.shape(), buf.constant.format());
-    return TensorView(const_cast<std::byte*>(arena_.bytes()) + buf.offset, buf.shape, Format{buf.layout});
+    return TensorView(arena + buf.offset, buf.shape, Format{buf.layout});
   }
 
   std::unique_ptr<Graph> graph_;  // stable address: candidates refer to it
@@ -597,9 +696,11 @@ class Network {
   std::vector<Chosen> chosen_;
   std::vector<Buffer> buffers_;
   std::vector<Step> steps_;
-  Tensor arena_, workspace_;
+  std::span<std::byte> memory_;  // BindOptions::memory of the last bind
+  std::size_t arena_bytes_ = 0, memory_bytes_ = 0, max_step_inputs_ = 1;
+  std::uint64_t binding_id_ = 0;
+  RunContext own_;  // what run() without a context uses
   BindReport report_;
-  std::vector<ConstTensorView> scratch_views_;
   std::map<std::tuple<std::string, Layout, Layout>, double> conversion_cache_;
 };
 
