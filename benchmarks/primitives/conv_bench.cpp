@@ -21,6 +21,7 @@
 #include "primsel/graph/passes.hpp"
 #include "primsel/primitives/default_primitives.hpp"
 #include "primsel/zoo/zoo.hpp"
+#include "zoo_conv_layers.hpp"
 
 #if PRIMSEL_HAVE_DNNL
 #include <omp.h>
@@ -36,26 +37,10 @@ double peak() {
   return p;
 }
 
-struct Layer {
-  ConvDesc desc;
-  Tensor weight, bias;
-};
+using Layer = bench::ZooConvLayer;
 
 /// Distinct conv layers of a zoo model, in network order.
-std::vector<Layer> conv_layers(const char* model) {
-  Graph g = zoo::build(model, {.calibrate = false}).value();
-  optimize(g).value();
-  std::vector<Layer> out;
-  std::set<std::string> seen;
-  for (const Node& n : g.nodes()) {
-    if (n.op != OpKind::Conv) continue;
-    const ConvDesc d = conv_desc(g, n);
-    if (!seen.insert(to_string(d)).second) continue;
-    Tensor bias = n.input(2) != no_value ? *g.value(n.inputs[2]).constant : Tensor();
-    out.push_back({d, *g.value(n.inputs[1]).constant, std::move(bias)});
-  }
-  return out;
-}
+std::vector<Layer> conv_layers(const char* model) { return bench::zoo_conv_layers(model); }
 
 template <ConvPrimitive P>
 void run_primitive(benchmark::State& state, const Layer& layer, int threads) {

@@ -22,32 +22,20 @@
 #include "primsel/primitives/default_primitives.hpp"
 #include "primsel/primitives/int8/default_int8_primitives.hpp"
 #include "primsel/zoo/zoo.hpp"
+#include "zoo_conv_layers.hpp"
 
 namespace {
 using namespace primsel;
 
 using F32Primitives = PrimitiveList<Im2colGemm, Conv1x1Gemm, DirectNchwc, WinogradF43, Depthwise>;
 
-struct Layer {
-  std::string model;
-  ConvDesc desc;
-  Tensor weight, bias;
-};
+using Layer = bench::ZooConvLayer;
 
 /// Distinct 1x1 and 3x3 conv layers of a zoo model, in network order.
 std::vector<Layer> conv_layers(const char* model) {
-  Graph g = zoo::build(model, {.calibrate = false}).value();
-  optimize(g).value();
-  std::vector<Layer> out;
-  std::set<std::string> seen;
-  for (const Node& n : g.nodes()) {
-    if (n.op != OpKind::Conv) continue;
-    const ConvDesc d = conv_desc(g, n);
-    if (!((d.kh == 1 && d.kw == 1) || (d.kh == 3 && d.kw == 3)) || !seen.insert(to_string(d)).second) continue;
-    Tensor bias = n.input(2) != no_value ? *g.value(n.inputs[2]).constant : Tensor();
-    out.push_back({model, d, *g.value(n.inputs[1]).constant, std::move(bias)});
-  }
-  return out;
+  return bench::zoo_conv_layers(model, [](const ConvDesc& d) {
+    return (d.kh == 1 && d.kw == 1) || (d.kh == 3 && d.kw == 3);
+  });
 }
 
 ConvWeights weights_of(const Layer& l) {
