@@ -70,6 +70,11 @@ Status write_output(const std::string& path, const Tensor& t) {
   return {};
 }
 
+/// A binding's format as reports show it: the layout for f32 ("nchw16c"), layout/dtype otherwise ("nhwc/u8").
+std::string format_name(Format f) {
+  return f.dtype == DType::f32 ? std::string(to_string(f.layout)) : to_string(f);
+}
+
 std::string default_cache_path(const std::string& model, int threads) {
   const char* xdg = std::getenv("XDG_CACHE_HOME");
   const char* home = std::getenv("HOME");
@@ -233,12 +238,12 @@ int run(const BenchOptions& opt) {
     char ru[64] = "-";
     if (runner_up != "-") std::snprintf(ru, sizeof ru, "%s %.3f", runner_up.c_str(), best_other);
     const std::string shapes = to_string(l.input) + " -> " + to_string(l.output);
-    const std::string formats = std::string(to_string(l.input_layout)) + "->" + std::string(to_string(l.output_layout));
+    const std::string formats = format_name(l.input_format) + "->" + format_name(l.output_format);
     std::printf("%-28.28s %-18.18s %-26.26s %-16.16s %-17.17s %9.3f  %s\n", l.node.c_str(),
                 std::string(to_string(l.op)).c_str(), shapes.c_str(), l.candidates[c].c_str(), formats.c_str(),
                 l.ms[c], ru);
     bench::JsonLayer jl{l.node, std::string(to_string(l.op)), l.input, l.output, l.candidates[c],
-                        std::string(to_string(l.input_layout)), std::string(to_string(l.output_layout)), l.ms[c], {}};
+                        format_name(l.input_format), format_name(l.output_format), l.ms[c], {}};
     for (std::size_t k = 0; k < l.candidates.size(); ++k) jl.candidates.push_back({l.candidates[k], l.ms[k]});
     j.layers.push_back(std::move(jl));
   }

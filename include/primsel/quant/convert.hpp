@@ -16,6 +16,7 @@
 #include <string>
 
 #include "primsel/core/error.hpp"
+#include "primsel/core/layout_convert.hpp"
 #include "primsel/core/simd.hpp"
 #include "primsel/core/tensor.hpp"
 #include "primsel/quant/quantize.hpp"
@@ -92,18 +93,22 @@ inline void dequantize_lanes(const std::uint8_t* q, std::int64_t n, QuantParams 
 #endif
 }
 
-/// The shared checks: same 4-D shape, the expected dtypes, the u8 side in NHWC, data present.
+/// The shared checks: same 4-D shape, the expected dtypes, the u8 side in NHWC, data present. The context string
+/// is built only on failure: the network converts between layers inside run(), which must not allocate.
 inline Status check_views(ConstTensorView src, TensorView dst, DType from, DType to, const char* op) {
-  const ErrorContext ctx{op, {}, to_string(src.shape()) + " " + to_string(src.format()) + " -> " +
-                                     to_string(dst.shape()) + " " + to_string(dst.format())};
-  PRIMSEL_CHECK(src.shape() == dst.shape() && src.shape().rank() == 4, ErrorCode::shape_mismatch,
-                "needs two 4-D tensors of the same shape", ctx);
-  PRIMSEL_CHECK(src.dtype() == from && dst.dtype() == to, ErrorCode::invalid_argument,
-                std::string("converts ") + std::string(to_string(from)) + " to " + std::string(to_string(to)), ctx);
-  PRIMSEL_CHECK((from != DType::u8 || src.layout() == Layout::nhwc) && (to != DType::u8 || dst.layout() == Layout::nhwc),
-                ErrorCode::unsupported, "the u8 side must be nhwc", ctx);
-  PRIMSEL_CHECK(src.bytes() != nullptr && dst.bytes() != nullptr, ErrorCode::invalid_argument, "a view has no data",
-                ctx);
+  auto fail = [&](ErrorCode code, std::string why) {
+    return Error(code, std::move(why),
+                 ErrorContext{op, {}, to_string(src.shape()) + " " + to_string(src.format()) + " -> " +
+                                          to_string(dst.shape()) + " " + to_string(dst.format())});
+  };
+  if (src.shape() != dst.shape() || src.shape().rank() != 4)
+    return fail(ErrorCode::shape_mismatch, "needs two 4-D tensors of the same shape");
+  if (src.dtype() != from || dst.dtype() != to)
+    return fail(ErrorCode::invalid_argument,
+                std::string("converts ") + std::string(to_string(from)) + " to " + std::string(to_string(to)));
+  if ((from == DType::u8 && src.layout() != Layout::nhwc) || (to == DType::u8 && dst.layout() != Layout::nhwc))
+    return fail(ErrorCode::unsupported, "the u8 side must be nhwc");
+  if (src.bytes() == nullptr || dst.bytes() == nullptr) return fail(ErrorCode::invalid_argument, "a view has no data");
   return {};
 }
 
@@ -202,13 +207,15 @@ inline Status dequantize(ConstTensorView src, TensorView dst) {
 /// u8 NHWC `src` (src.quant()) -> u8 NHWC `dst` (dst.quant()): each byte becomes quantize(dequantize(q)), exactly
 /// what going through f32 gives, by a 256-entry table built per call.
 inline Status requantize(ConstTensorView src, TensorView dst) {
-  const ErrorContext ctx{"requantize", {}, to_string(src.shape()) + " " + to_string(src.format()) + " -> " +
-                                               to_string(dst.shape()) + " " + to_string(dst.format())};
-  PRIMSEL_CHECK(src.shape() == dst.shape(), ErrorCode::shape_mismatch, "shapes differ", ctx);
-  PRIMSEL_CHECK(src.format() == dst.format() && src.dtype() == DType::u8, ErrorCode::invalid_argument,
-                "needs two u8 tensors of one layout", ctx);
-  PRIMSEL_CHECK(src.bytes() != nullptr && dst.bytes() != nullptr, ErrorCode::invalid_argument, "a view has no data",
-                ctx);
+  auto fail = [&](ErrorCode code, std::string why) {
+    return Error(code, std::move(why),
+                 ErrorContext{"requantize", {}, to_string(src.shape()) + " " + to_string(src.format()) + " -> " +
+                                                    to_string(dst.shape()) + " " + to_string(dst.format())});
+  };
+  if (src.shape() != dst.shape()) return fail(ErrorCode::shape_mismatch, "shapes differ");
+  if (src.format() != dst.format() || src.dtype() != DType::u8)
+    return fail(ErrorCode::invalid_argument, "needs two u8 tensors of one layout");
+  if (src.bytes() == nullptr || dst.bytes() == nullptr) return fail(ErrorCode::invalid_argument, "a view has no data");
   std::array<std::uint8_t, 256> table;
   for (int v = 0; v < 256; ++v)
     table[static_cast<std::size_t>(v)] =
@@ -220,3 +227,19 @@ inline Status requantize(ConstTensorView src, TensorView dst) {
 }
 
 }  // namespace primsel::quant
+
+namespace primsel {
+
+/// Any f32 or u8 format into any other of the same shape, as the network's edges need: a layout change, a
+/// quantisation, a dequantisation, or a requantisation between two u8 tensors' parameters (dst.quant()).
+inline Status convert_format(ConstTensorView src, TensorView dst) {
+  const DType from = src.dtype(), to = dst.dtype();
+  if (from == to && (from != DType::u8 || src.quant() == dst.quant())) return convert(src, dst);
+  if (from == DType::f32 && to == DType::u8) return quant::quantize(src, dst);
+  if (from == DType::u8 && to == DType::f32) return quant::dequantize(src, dst);
+  if (from == DType::u8 && to == DType::u8) return quant::requantize(src, dst);
+  return Error(ErrorCode::unsupported, std::string("no conversion from ") + std::string(to_string(from)) + " to " +
+                                           std::string(to_string(to)));
+}
+
+}  // namespace primsel

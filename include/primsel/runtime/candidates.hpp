@@ -1,6 +1,7 @@
 // The ways one graph node can run, type-erased so the network can time, compare and call them alike: every
-// convolution primitive of the list whose supports() holds (weights planned once), and for the other ops each
-// layout their implementation handles. Ops without a fast implementation run the reference kernel in nchw.
+// convolution primitive of the list whose supports() holds (weights planned once) — and, when the graph is
+// calibrated, every int8 primitive too, on u8 NHWC activations — and for the other ops each layout their
+// implementation handles. Ops without a fast implementation run the reference kernel in nchw.
 #pragma once
 
 #include <functional>
@@ -13,12 +14,14 @@
 #include "primsel/graph/graph.hpp"
 #include "primsel/primitives/concept.hpp"
 #include "primsel/primitives/depthwise.hpp"
+#include "primsel/primitives/int8/quant_concept.hpp"
 #include "primsel/primitives/ops/concat.hpp"
 #include "primsel/primitives/ops/eltwise.hpp"
 #include "primsel/primitives/ops/fully_connected.hpp"
 #include "primsel/primitives/ops/pooling.hpp"
 #include "primsel/primitives/ops/softmax.hpp"
 #include "primsel/primitives/reference.hpp"
+#include "primsel/runtime/calibration.hpp"
 
 namespace primsel {
 
@@ -26,24 +29,53 @@ namespace primsel {
 /// input); it owns whatever it planned (packed weights).
 using Runner = std::function<void(std::span<const ConstTensorView> inputs, TensorView output, const Context& ctx)>;
 
-/// One way to run one node. Every data (non-constant) input is read in `input_layout`; constants as stored.
+/// One way to run one node. Every data (non-constant) input is read in `input_format`; constants as stored.
 /// `instantiate` plans it (packs weights): the network plans a candidate to time it, drops it, and plans again
-/// only the chosen one, so memory never holds every primitive's weights at once.
+/// only the chosen one, so memory never holds every primitive's weights at once. A u8 input or output carries the
+/// calibrated parameters of its value (Calibration), which the network gives the tensors it converts into.
 struct Candidate {
   std::string name;
-  Layout input_layout = Layout::nchw;
-  Layout output_layout = Layout::nchw;
+  Format input_format{};
+  Format output_format{};
   std::size_t workspace_bytes = 0;
+  std::size_t weight_bytes = 0;  ///< what the planned candidate keeps (packed weights, bias, requantisation)
   std::function<Expected<Runner>()> instantiate;
 };
 
 namespace detail {
 
+/// Bytes of P's plan for layer d: P::weight_bytes(d) where the primitive states it (transformed or quantised
+/// weights), else the f32 weights and bias as given (what packing keeps, up to panel padding).
+template <class P>
+std::size_t plan_weight_bytes(const ConvDesc& d) {
+  if constexpr (requires { { P::weight_bytes(d) } -> std::convertible_to<std::size_t>; }) {
+    return P::weight_bytes(d);
+  } else {
+    return static_cast<std::size_t>(d.weight_elements() + (d.has_bias ? d.oc : 0)) * sizeof(float);
+  }
+}
+
 template <ConvPrimitive P>
 Candidate conv_candidate(const ConvDesc& d, const ConvWeights& w, int threads, ErrorContext ctx) {
-  return Candidate{std::string(P::name), P::input_format(d).layout, P::output_format(d).layout,
-                   P::workspace_bytes(d, threads), [d, w, ctx]() -> Expected<Runner> {
+  return Candidate{std::string(P::name), P::input_format(d), P::output_format(d), P::workspace_bytes(d, threads),
+                   plan_weight_bytes<P>(d), [d, w, ctx]() -> Expected<Runner> {
                      auto plan = P::plan(d, w);
+                     if (!plan) return Error(std::move(plan).error()).with_context(ctx);
+                     auto shared = std::make_shared<typename P::Plan>(std::move(*plan));
+                     return Runner([shared](std::span<const ConstTensorView> in, TensorView out, const Context& c) {
+                       P::run(*shared, in[0], out, c);
+                     });
+                   }};
+}
+
+/// An int8 primitive for a layer whose input and output values are calibrated (q): it quantises the weights in
+/// plan() and reads and writes u8 NHWC.
+template <QuantConvPrimitive P>
+Candidate quant_conv_candidate(const ConvDesc& d, const ConvWeights& w, const ConvQuant& q, int threads,
+                               ErrorContext ctx) {
+  return Candidate{std::string(P::name), P::input_format(d), P::output_format(d), P::workspace_bytes(d, threads),
+                   plan_weight_bytes<P>(d), [d, w, q, ctx]() -> Expected<Runner> {
+                     auto plan = P::plan(d, w, q);
                      if (!plan) return Error(std::move(plan).error()).with_context(ctx);
                      auto shared = std::make_shared<typename P::Plan>(std::move(*plan));
                      return Runner([shared](std::span<const ConstTensorView> in, TensorView out, const Context& c) {
@@ -57,7 +89,7 @@ Candidate conv_candidate(const ConvDesc& d, const ConvWeights& w, int threads, E
 inline Candidate op_candidate(std::string_view op, Layout l, Runner run) {
   std::string name(op);
   name += l == Layout::nchw ? "_nchw" : "_nchwc";
-  return Candidate{std::move(name), l, l, 0, [run = std::move(run)]() -> Expected<Runner> { return run; }};
+  return Candidate{std::move(name), Format{l}, Format{l}, 0, 0, [run = std::move(run)]() -> Expected<Runner> { return run; }};
 }
 
 /// The fast implementations of a non-convolution node, one candidate per layout they run in; empty when the
@@ -141,11 +173,12 @@ inline std::vector<Candidate> op_candidates(const Graph& g, const Node& n, int t
       const std::int64_t batch = x[0];
       const std::int64_t outs = g.value(n.outputs[0]).shape[1];
       const ErrorContext ctx = g.context_of(n);
-      Candidate c{"fully_connected", Layout::nchw, Layout::nchw, 0, {}};
+      Candidate c{"fully_connected", Format{}, Format{}, 0, 0, {}};
       // Workspace depends on the plan only through its feature counts.
       ops::FullyConnected::Plan sizing;
       sizing.in_features = x[1], sizing.out_features = outs;
       c.workspace_bytes = ops::FullyConnected::workspace_bytes(sizing, batch, threads);
+      c.weight_bytes = static_cast<std::size_t>(b.shape().numel() + (has_c ? cview.shape().numel() : 0)) * sizeof(float);
       c.instantiate = [gp, b, cview, ctx]() -> Expected<Runner> {
         auto plan = ops::FullyConnected::plan_gemm(gp, b, cview);
         if (!plan) return Error(std::move(plan).error()).with_context(ctx);
@@ -166,10 +199,12 @@ inline std::vector<Candidate> op_candidates(const Graph& g, const Node& n, int t
 }  // namespace detail
 
 /// The candidates for node `index` of finalized graph `g` (which must outlive them). For a Conv: the supporting
-/// primitives of `Primitives`, planned for `threads`; an error when none supports it. Other ops: their fast
-/// implementation in each layout it runs in, else the reference in nchw.
-template <class Primitives>
-Expected<std::vector<Candidate>> node_candidates(const Graph& g, std::size_t index, int threads) {
+/// primitives of `Primitives`, planned for `threads`, and with a calibration `quant` whose parameters cover the
+/// layer's input and output, the supporting primitives of `Int8Primitives`; an error when none supports it. Other
+/// ops: their fast implementation in each layout it runs in, else the reference in nchw.
+template <class Primitives, class Int8Primitives = PrimitiveList<>>
+Expected<std::vector<Candidate>> node_candidates(const Graph& g, std::size_t index, int threads,
+                                                 const Calibration* quant = nullptr) {
   const Node& n = g.nodes()[index];
   std::vector<Candidate> out;
   if (n.op == OpKind::Conv) {
@@ -185,6 +220,13 @@ Expected<std::vector<Candidate>> node_candidates(const Graph& g, std::size_t ind
     Primitives::for_each([&]<class P>() {
       if (P::supports(d)) out.push_back(detail::conv_candidate<P>(d, w, threads, g.context_of(n)));
     });
+    const auto in_q = quant ? quant->of(n.inputs[0]) : std::nullopt;
+    const auto out_q = quant ? quant->of(n.outputs[0]) : std::nullopt;
+    if (in_q && out_q)
+      Int8Primitives::for_each([&]<class P>() {
+        if (P::supports(d))
+          out.push_back(detail::quant_conv_candidate<P>(d, w, ConvQuant{*in_q, *out_q}, threads, g.context_of(n)));
+      });
     PRIMSEL_CHECK(!out.empty(), ErrorCode::unsupported, "no primitive in the list supports " + to_string(d),
                   g.context_of(n));
     return out;
@@ -192,7 +234,7 @@ Expected<std::vector<Candidate>> node_candidates(const Graph& g, std::size_t ind
   out = detail::op_candidates(g, n, threads);
   if (!out.empty()) return out;
   const Graph* graph = &g;
-  out.push_back(Candidate{"reference", Layout::nchw, Layout::nchw, 0, [graph, index]() -> Expected<Runner> {
+  out.push_back(Candidate{"reference", Format{}, Format{}, 0, 0, [graph, index]() -> Expected<Runner> {
                             return Runner([graph, index](std::span<const ConstTensorView> in, TensorView y, const Context&) {
                               // Shapes and formats were checked when the network was bound.
                               (void)reference::run_node(*graph, graph->nodes()[index], in, y);

@@ -1,16 +1,23 @@
-// Network<Searcher, Primitives>: a graph bound to the fastest primitives for this device. bind() times every
-// candidate of every node on the real shapes and weights, times the layout conversions that can meet on each edge,
-// hands the resulting SelectionProblem to the searcher, then keeps only the chosen candidates and lays out every
-// activation in one arena by liveness. run() then does inference with no allocation.
+// Network<Searcher, Primitives, Int8Primitives>: a graph bound to the fastest primitives for this device. bind()
+// times every candidate of every node on the real shapes and weights, times the format conversions (layout, and
+// with int8 candidates quantise/dequantise) that can meet on each edge, hands the resulting SelectionProblem to the
+// searcher, then keeps only the chosen candidates and lays out every activation in one arena by liveness. run()
+// then does inference with no allocation.
 //
 //   auto net = Network<QLearning<>>::create(zoo::build("resnet18").value()).value();
 //   net.bind({.threads = 2}).value();
 //   std::vector<Tensor> y = net.run(image).value();
+//
+// Mixed precision: calibrate() on sample inputs, then bind({.precision = Precision::mixed}) lets the search pick
+// int8 per layer. The accuracy budget (relative output error on the calibration samples) and the memory budget
+// (weights + activations + scratch) constrain every searcher alike: candidates that break a budget are removed
+// and the search runs again (see docs/int8.md).
 #pragma once
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <cstring>
@@ -29,6 +36,9 @@
 #include "primsel/core/random.hpp"
 #include "primsel/graph/passes.hpp"
 #include "primsel/primitives/default_primitives.hpp"
+#include "primsel/primitives/int8/default_int8_primitives.hpp"
+#include "primsel/quant/convert.hpp"
+#include "primsel/runtime/calibration.hpp"
 #include "primsel/runtime/candidates.hpp"
 #include "primsel/runtime/measure.hpp"
 #include "primsel/runtime/tuning_cache.hpp"
@@ -36,6 +46,12 @@
 #include "primsel/search/problem.hpp"
 
 namespace primsel {
+
+/// Which precisions the search may choose per layer.
+enum class Precision : std::uint8_t {
+  f32,    ///< every layer in f32
+  mixed,  ///< int8 candidates too, for the layers calibrate() covered; the accuracy budget decides how many
+};
 
 struct BindOptions {
   int threads = 1;
@@ -55,6 +71,15 @@ struct BindOptions {
   /// Memory for the network's own run(): activations and scratch (Network::memory_bytes() of them, aligned to
   /// tensor_alignment), e.g. a static array in firmware. Empty: allocated at bind time.
   std::span<std::byte> memory;
+  Precision precision = Precision::f32;
+  /// Largest relative output error (relative_output_error: ||y - y_f32|| / ||y_f32|| over the calibration
+  /// samples) a mixed-precision binding may have; int8 layers are dropped, most sensitive first, until it holds.
+  /// Infinity: unchecked.
+  double accuracy_budget = 0.01;
+  /// Largest weights + activations + scratch of the binding, in bytes (BindReport::total_bytes()); 0: no limit.
+  /// The most memory-hungry choices are removed until it holds; an error when even the leanest binding found
+  /// does not fit.
+  std::size_t memory_budget = 0;
 };
 
 /// What one inference writes besides its outputs: the activation arena (laid out by liveness at bind time), the
@@ -71,7 +96,7 @@ class RunContext {
   int threads() const noexcept { return pool_ ? pool_->size() : 1; }
 
  private:
-  template <Searcher, class>
+  template <Searcher, class, class>
   friend class Network;
   Tensor owned_;                      // the memory, when the context allocated it
   std::span<std::byte> memory_;       // arena, then workspace
@@ -89,7 +114,8 @@ struct LayerBinding {
   std::vector<std::string> candidates;
   std::vector<double> ms;  ///< measured time of each candidate (without conversions)
   int chosen = 0;
-  Layout input_layout = Layout::nchw, output_layout = Layout::nchw;
+  Format input_format{}, output_format{};
+  std::size_t weight_bytes = 0;  ///< of the chosen candidate
 };
 
 struct BindReport {
@@ -97,15 +123,23 @@ struct BindReport {
   SearchResult search;
   std::string searcher;
   double measure_ms = 0, search_ms = 0;
-  std::size_t arena_bytes = 0, workspace_bytes = 0;
-  int conversions = 0;  ///< layout conversions inserted between layers (and at the boundary)
+  /// Memory of the binding: planned weights (packed, transformed or quantised), the activation arena, scratch.
+  std::size_t weight_bytes = 0, arena_bytes = 0, workspace_bytes = 0;
+  std::size_t total_bytes() const noexcept { return weight_bytes + arena_bytes + workspace_bytes; }
+  int conversions = 0;  ///< format conversions inserted between layers (and at the boundary)
+  int int8_layers = 0;  ///< layers bound to an int8 primitive
+  /// Relative output error of the binding on the calibration samples (checked when int8 layers are chosen under a
+  /// finite accuracy budget); negative: not measured.
+  double output_error = -1;
+  /// What the budgets removed, e.g. "accuracy: layer3.0.conv1 kept in f32 (sensitivity 0.012)"; empty: nothing.
+  std::vector<std::string> budget_notes;
   bool budget_exceeded = false;
   bool measured_from_cache = false;
   bool searched_from_cache = false;
   std::string cache_note;  ///< why the cache was not used, if it was not
 };
 
-template <Searcher S, class Primitives = DefaultConvPrimitives>
+template <Searcher S, class Primitives = DefaultConvPrimitives, class Int8Primitives = DefaultInt8ConvPrimitives>
 class Network {
  public:
   /// Optimises (BN folding, activation fusion, identity removal) and finalizes the graph.
@@ -131,22 +165,46 @@ class Network {
     PRIMSEL_RETURN_IF_ERROR(ensure_measured(o));
     memory_ = o.memory;
     report_.searcher = searcher_id<T>();
+    report_.budget_notes.clear();
+    report_.output_error = -1;
     const auto t0 = std::chrono::steady_clock::now();
-    const std::string key = report_.searcher + " " + std::to_string(o.seed);
+    const std::string key = binding_key(report_.searcher, o);
     if (auto it = record_.bindings.find(key); it != record_.bindings.end()) {
       report_.search = {it->second, problem_.cost(it->second), {problem_.cost(it->second)}, false, "from the tuning cache"};
       report_.searched_from_cache = true;
-    } else {
-      report_.search = T::search(problem_, {.seed = o.seed});
-      report_.searched_from_cache = false;
-      if (!o.cache_path.empty()) {
-        record_.bindings[key] = report_.search.binding;
-        if (Status s = save_tuning_cache(o.cache_path, record_); !s) warn(o, s.error().what());
+      report_.search_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+      PRIMSEL_RETURN_IF_ERROR(instantiate(report_.searcher));
+      if (checks_accuracy(o)) {
+        PRIMSEL_ASSIGN_OR_RETURN(report_.output_error, binding_error());
       }
+      return {};
     }
+    report_.searched_from_cache = false;
+    PRIMSEL_RETURN_IF_ERROR(search_within_budgets<T>(o));
     report_.search_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-    return instantiate(report_.searcher);
+    if (!o.cache_path.empty()) {
+      record_.bindings[key] = report_.search.binding;
+      if (Status s = save_tuning_cache(o.cache_path, record_); !s) warn(o, s.error().what());
+    }
+    return {};
   }
+
+  /// Calibrates for int8 on sample inputs (each: one nchw/f32 tensor per graph input): every activation's u8
+  /// parameters, and the f32 outputs the accuracy budget is checked against. Needed before a mixed-precision
+  /// bind; measurements taken before are dropped (the int8 candidates depend on it).
+  Status calibrate(std::vector<std::vector<Tensor>> samples,
+                   quant::CalibrationMethod method = quant::CalibrationMethod::mse) {
+    PRIMSEL_ASSIGN_OR_RETURN(calibration_, calibrate_graph(*graph_, std::move(samples), method));
+    measured_ = false;
+    return {};
+  }
+  /// calibrate() for a one-input graph: one tensor per sample.
+  Status calibrate(std::span<const Tensor> samples, quant::CalibrationMethod method = quant::CalibrationMethod::mse) {
+    std::vector<std::vector<Tensor>> s;
+    for (const Tensor& t : samples) s.push_back({t});
+    return calibrate(std::move(s), method);
+  }
+  const Calibration& calibration() const noexcept { return calibration_; }
 
   /// Binds by candidate name, one per node in graph order, without measuring or searching: a binding saved from
   /// an earlier search (`primsel-bench --emit-binding`) baked into firmware. A name a node does not offer is an
@@ -165,7 +223,8 @@ class Network {
     cands_.assign(g.nodes().size(), {});
     SearchResult chosen;
     for (std::size_t i = 0; i < g.nodes().size(); ++i) {
-      PRIMSEL_ASSIGN_OR_RETURN(cands_[i], node_candidates<Primitives>(g, i, o.threads));
+      PRIMSEL_ASSIGN_OR_RETURN(cands_[i], (node_candidates<Primitives, Int8Primitives>(
+                                              g, i, o.threads, calibration_.empty() ? nullptr : &calibration_)));
       const Node& n = g.nodes()[i];
       LayerBinding lb = describe(n);
       int found = -1;
@@ -205,6 +264,8 @@ class Network {
   Status measure(const BindOptions& o = {}) {
     PRIMSEL_RETURN_IF_ERROR(check_threads(o.threads));
     const Graph& g = *graph_;
+    PRIMSEL_CHECK(o.precision == Precision::f32 || !calibration_.empty(), ErrorCode::invalid_argument,
+                  "a mixed-precision bind of '" + g.name() + "' needs calibrate() on sample inputs first");
     const auto t0 = std::chrono::steady_clock::now();
     pool_ = std::make_unique<ThreadPool>(o.threads);
     memory_ = o.memory;
@@ -215,8 +276,9 @@ class Network {
     record_ = {};
     cache_path_ = o.cache_path;
     cands_.assign(g.nodes().size(), {});
+    const Calibration* quant = o.precision == Precision::mixed ? &calibration_ : nullptr;
     for (std::size_t i = 0; i < g.nodes().size(); ++i) {
-      PRIMSEL_ASSIGN_OR_RETURN(cands_[i], node_candidates<Primitives>(g, i, o.threads));
+      PRIMSEL_ASSIGN_OR_RETURN(cands_[i], (node_candidates<Primitives, Int8Primitives>(g, i, o.threads, quant)));
     }
     record_.device = device_signature(o.threads);
     record_.model = model_key();
@@ -247,6 +309,7 @@ class Network {
         report_.measure_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
         measured_ = true;
         measured_threads_ = o.threads;
+        measured_precision_ = o.precision;
         return {};
       }
     }
@@ -264,9 +327,9 @@ class Network {
         lb.ms.push_back(ms);
         double boundary = 0;  // conversions at the graph's edges are this candidate's own cost
         for (ValueId v : data_inputs(n))
-          if (g.is_input(v)) boundary += conversion_ms(g.value(v).shape, Layout::nchw, c.input_layout);
+          if (g.is_input(v)) boundary += conversion_ms(g.value(v).shape, Format{}, c.input_format);
         for (ValueId v : g.outputs())
-          if (v == n.outputs[0]) boundary += conversion_ms(g.value(v).shape, c.output_layout, Layout::nchw);
+          if (v == n.outputs[0]) boundary += conversion_ms(g.value(v).shape, c.output_format, Format{});
         sn.cost.push_back(ms + boundary);
       }
       problem_.nodes.push_back(std::move(sn));
@@ -290,7 +353,7 @@ class Network {
         for (std::size_t a = 0; a < from.size(); ++a)
           for (std::size_t b = 0; b < cands_[j].size(); ++b)
             it->cost[a * cands_[j].size() + b] +=
-                conversion_ms(g.value(v).shape, from[a].output_layout, cands_[j][b].input_layout);
+                conversion_ms(g.value(v).shape, from[a].output_format, cands_[j][b].input_format);
       }
     PRIMSEL_RETURN_IF_ERROR(problem_.validate());
     report_.measure_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
@@ -299,6 +362,7 @@ class Network {
       if (Status s = save_tuning_cache(o.cache_path, record_); !s) warn(o, s.error().what());
     measured_ = true;
     measured_threads_ = o.threads;
+    measured_precision_ = o.precision;
     return {};
   }
 
@@ -362,7 +426,7 @@ class Network {
       for (int b : s.inputs) views.push_back(b < 0 ? ConstTensorView{} : view(arena, b, inputs, outputs));
       const TensorView out = view(arena, s.output, inputs, outputs);
       if (s.node < 0)
-        (void)convert(views[0], out);  // formats and shapes fixed at bind time
+        (void)convert_format(views[0], out);  // formats and shapes fixed at bind time
       else
         chosen_[static_cast<std::size_t>(s.node)].run(views, out, kernel_ctx);
     }
@@ -395,7 +459,7 @@ class Network {
   Status instantiate(const std::string& searcher) {
     const Graph& g = *graph_;
     steps_.clear(), buffers_.clear(), chosen_.clear();
-    report_.conversions = 0;
+    report_.conversions = 0, report_.weight_bytes = 0, report_.int8_layers = 0;
     PRIMSEL_CHECK(report_.search.binding.size() == g.nodes().size(), ErrorCode::invalid_argument,
                   searcher + " gave a binding of " + std::to_string(report_.search.binding.size()) + " choices for " +
                       std::to_string(g.nodes().size()) + " nodes");
@@ -404,28 +468,191 @@ class Network {
       PRIMSEL_CHECK(c >= 0 && static_cast<std::size_t>(c) < cands_[i].size(), ErrorCode::invalid_argument,
                     searcher + " chose a candidate that does not exist", g.context_of(g.nodes()[i]));
       const Candidate& cand = cands_[i][static_cast<std::size_t>(c)];
-      PRIMSEL_ASSIGN_OR_RETURN(Runner r, cand.instantiate());
-      chosen_.push_back({cand.input_layout, cand.output_layout, cand.workspace_bytes, std::move(r)});
+      Runner r;
+      if (auto it = runner_cache_.find({i, c}); it != runner_cache_.end()) {
+        r = it->second;
+      } else {
+        PRIMSEL_ASSIGN_OR_RETURN(r, cand.instantiate());
+        if (cache_runners_) runner_cache_[{i, c}] = r;
+      }
+      chosen_.push_back({cand.input_format, cand.output_format, cand.workspace_bytes, std::move(r)});
       report_.layers[i].chosen = c;
-      report_.layers[i].input_layout = cand.input_layout;
-      report_.layers[i].output_layout = cand.output_layout;
+      report_.layers[i].input_format = cand.input_format;
+      report_.layers[i].output_format = cand.output_format;
+      report_.layers[i].weight_bytes = cand.weight_bytes;
+      report_.weight_bytes += cand.weight_bytes;
+      report_.int8_layers += cand.output_format.dtype == DType::u8 ? 1 : 0;
     }
     return plan_execution();
   }
 
+  /// The quantisation parameters a value's u8 tensors use (from the calibration); unused for f32.
+  QuantParams quant_of(ValueId v) const { return calibration_.of(v).value_or(QuantParams{}); }
+
+  /// The cache key of a search result: the searcher, its seed and whatever constrained it.
+  std::string binding_key(const std::string& searcher, const BindOptions& o) const {
+    std::string key = searcher + " " + std::to_string(o.seed);
+    if (o.precision == Precision::mixed) {
+      key += " mixed:" + std::to_string(o.accuracy_budget) + ":";
+      for (const auto& p : calibration_.params)  // another calibration may allow other layers
+        key += p ? std::to_string(p->scale) + "/" + std::to_string(p->zero_point) + "," : std::string(",");
+      key = key.substr(0, key.find(" mixed:")) + " mixed:" + hex64(fnv1a(key)).substr(0, 12);
+    }
+    if (o.memory_budget) key += " memory:" + std::to_string(o.memory_budget);
+    return key;
+  }
+
+  bool checks_accuracy(const BindOptions& o) const {
+    return report_.int8_layers > 0 && std::isfinite(o.accuracy_budget) && !calibration_.samples.empty();
+  }
+
+  /// Relative output error of the instantiated binding on the calibration samples.
+  Expected<double> binding_error() {
+    const Graph& g = *graph_;
+    std::vector<std::vector<Tensor>> actual;
+    for (const std::vector<Tensor>& sample : calibration_.samples) {
+      std::vector<ConstTensorView> ins;
+      for (const Tensor& t : sample) ins.push_back(t.view());
+      std::vector<Tensor> outs;
+      std::vector<TensorView> views;
+      for (ValueId v : g.outputs()) {
+        PRIMSEL_ASSIGN_OR_RETURN(Tensor t, Tensor::create(g.value(v).shape));
+        outs.push_back(std::move(t));
+      }
+      for (Tensor& t : outs) views.push_back(t.view());
+      PRIMSEL_RETURN_IF_ERROR(run(ins, views));
+      actual.push_back(std::move(outs));
+    }
+    return relative_output_error(calibration_.expected, actual);
+  }
+
+  /// Searches with T on the measured problem restricted to the candidates the budgets leave, until the
+  /// instantiated binding meets both (or no candidate is left to remove: an error saying by how much it misses).
+  ///  - memory: the chosen candidates with the largest excess over their node's leanest allowed alternative
+  ///    (planned weights + scratch + output activation) are removed until the excesses cover the overshoot;
+  ///  - accuracy: when the binding's error on the calibration samples exceeds the budget, each int8 layer's
+  ///    sensitivity (the error with it alone in int8, measured once and kept) ranks them, and the most sensitive
+  ///    are kept in f32 until the rest's estimated error sqrt(sum sensitivity^2) fits — at least one per round.
+  /// Every removal ends a round; each round removes something, so this ends.
+  template <Searcher T>
+  Status search_within_budgets(const BindOptions& o) {
+    const Graph& g = *graph_;
+    std::vector<std::vector<char>> allowed(cands_.size());
+    for (std::size_t i = 0; i < cands_.size(); ++i) allowed[i].assign(cands_[i].size(), 1);
+    std::map<std::size_t, double> sensitivity;
+    cache_runners_ = true;  // rounds re-plan the same candidates; keep them until the binding is final
+    struct Uncache {
+      Network* n;
+      ~Uncache() { n->cache_runners_ = false, n->runner_cache_.clear(); }
+    } uncache{this};
+    for (;;) {
+      std::vector<std::vector<int>> index;
+      const SelectionProblem sub = restrict_problem(problem_, allowed, index);
+      SearchResult r = T::search(sub, {.seed = o.seed});
+      for (std::size_t i = 0; i < r.binding.size() && i < index.size(); ++i)
+        r.binding[i] = index[i][static_cast<std::size_t>(r.binding[i])];
+      r.cost = problem_.cost(r.binding);
+      report_.search = std::move(r);
+      PRIMSEL_RETURN_IF_ERROR(instantiate(report_.searcher));
+      if (o.memory_budget > 0 && report_.total_bytes() > o.memory_budget) {
+        if (!trim_memory(o.memory_budget, allowed))
+          return Error(ErrorCode::unsupported,
+                       "the memory budget of " + std::to_string(o.memory_budget) + " bytes cannot be met for '" +
+                           g.name() + "': the leanest binding found needs " + std::to_string(report_.total_bytes()) +
+                           " (weights " + std::to_string(report_.weight_bytes) + ", activations " +
+                           std::to_string(report_.arena_bytes) + ", scratch " + std::to_string(report_.workspace_bytes) + ")");
+        continue;
+      }
+      if (!checks_accuracy(o)) return {};
+      PRIMSEL_ASSIGN_OR_RETURN(report_.output_error, binding_error());
+      if (report_.output_error <= o.accuracy_budget) return {};
+      const std::vector<int> binding = report_.search.binding;
+      std::vector<std::size_t> int8;
+      for (std::size_t i = 0; i < binding.size(); ++i)
+        if (cands_[i][static_cast<std::size_t>(binding[i])].output_format.dtype == DType::u8) int8.push_back(i);
+      for (std::size_t i : int8) {
+        if (sensitivity.contains(i)) continue;
+        PRIMSEL_ASSIGN_OR_RETURN(sensitivity[i], layer_sensitivity(i, binding));
+      }
+      std::sort(int8.begin(), int8.end(), [&](std::size_t a, std::size_t b) { return sensitivity[a] > sensitivity[b]; });
+      double rest = 0;
+      for (std::size_t i : int8) rest += sensitivity[i] * sensitivity[i];
+      for (std::size_t k = 0; k < int8.size() && (k == 0 || std::sqrt(rest) > o.accuracy_budget); ++k) {
+        const std::size_t i = int8[k];
+        rest -= sensitivity[i] * sensitivity[i];
+        for (std::size_t c = 0; c < cands_[i].size(); ++c)
+          if (cands_[i][c].output_format.dtype == DType::u8) allowed[i][c] = 0;
+        char note[64];
+        std::snprintf(note, sizeof note, " kept in f32 (sensitivity %.3g)", sensitivity[i]);
+        report_.budget_notes.push_back("accuracy: " + g.nodes()[i].name + note);
+      }
+    }
+  }
+
+  /// The error of `binding` with every int8 layer but `layer` in its fastest f32 candidate.
+  Expected<double> layer_sensitivity(std::size_t layer, std::vector<int> binding) {
+    for (std::size_t i = 0; i < binding.size(); ++i) {
+      if (i == layer || cands_[i][static_cast<std::size_t>(binding[i])].output_format.dtype != DType::u8) continue;
+      int best = -1;
+      for (std::size_t c = 0; c < cands_[i].size(); ++c)
+        if (cands_[i][c].output_format.dtype == DType::f32 &&
+            (best < 0 || problem_.nodes[i].cost[c] < problem_.nodes[i].cost[static_cast<std::size_t>(best)]))
+          best = static_cast<int>(c);
+      binding[i] = best;  // a node with an int8 candidate is a Conv: it always has an f32 one
+    }
+    const SearchResult kept = report_.search;
+    report_.search.binding = std::move(binding);
+    PRIMSEL_RETURN_IF_ERROR(instantiate(report_.searcher));
+    auto error = binding_error();
+    report_.search = kept;
+    return error;
+  }
+
+  /// Removes the chosen candidates whose memory most exceeds their node's leanest allowed alternative, until the
+  /// excesses removed cover the overshoot; false when every node already has its leanest.
+  bool trim_memory(std::size_t budget, std::vector<std::vector<char>>& allowed) {
+    const Graph& g = *graph_;
+    auto footprint = [&](std::size_t i, std::size_t c) {
+      const Candidate& cand = cands_[i][c];
+      const Shape& out = g.value(g.nodes()[i].outputs[0]).shape;
+      return static_cast<double>(cand.weight_bytes + cand.workspace_bytes) +
+             static_cast<double>(storage_elements(out, cand.output_format.layout)) * size_of(cand.output_format.dtype);
+    };
+    std::vector<std::pair<double, std::size_t>> excess;  // (bytes over the leanest, node)
+    for (std::size_t i = 0; i < cands_.size(); ++i) {
+      const auto chosen = static_cast<std::size_t>(report_.search.binding[i]);
+      double lean = footprint(i, chosen);
+      for (std::size_t c = 0; c < cands_[i].size(); ++c)
+        if (allowed[i][c]) lean = std::min(lean, footprint(i, c));
+      if (footprint(i, chosen) > lean) excess.emplace_back(footprint(i, chosen) - lean, i);
+    }
+    if (excess.empty()) return false;
+    std::sort(excess.rbegin(), excess.rend());
+    double need = static_cast<double>(report_.total_bytes() - budget);
+    for (auto [bytes, i] : excess) {
+      const auto chosen = static_cast<std::size_t>(report_.search.binding[i]);
+      allowed[i][chosen] = 0;
+      report_.budget_notes.push_back("memory: " + g.nodes()[i].name + " gave up " + cands_[i][chosen].name);
+      need -= bytes;
+      if (need <= 0) break;
+    }
+    return true;
+  }
+
   Network() = default;
 
-  /// A buffer: an activation in one layout, in the arena (or a caller's input/output).
+  /// A buffer: an activation in one format, in the arena (or a caller's input/output).
   struct Buffer {
     Shape shape;
-    Layout layout = Layout::nchw;
+    Format format{};
+    QuantParams quant{};  ///< of a u8 buffer: its value's calibrated parameters
     std::size_t offset = 0, bytes = 0;
     int first = 0, last = 0;  ///< steps that write it first and read it last
     int external_input = -1, external_output = -1;
     ConstTensorView constant;  ///< for weights passed as node inputs
   };
   struct Step {
-    int node = -1;  ///< -1: a layout conversion
+    int node = -1;  ///< -1: a format conversion
     std::vector<int> inputs;
     int output = -1;
   };
@@ -448,7 +675,8 @@ class Network {
 
   /// Measures unless the measurements in hand are for these threads and this cache file.
   Status ensure_measured(const BindOptions& o) {
-    if (measured_ && measured_threads_ == o.threads && cache_path_ == o.cache_path) return {};
+    if (measured_ && measured_threads_ == o.threads && measured_precision_ == o.precision && cache_path_ == o.cache_path)
+      return {};
     return measure(o);
   }
 
@@ -456,7 +684,7 @@ class Network {
   LayerBinding describe(const Node& n) const {
     const Graph& g = *graph_;
     return {n.name, n.op, n.inputs.empty() ? Shape{} : g.value(n.inputs[0]).shape, g.value(n.outputs[0]).shape,
-            {}, {}, 0, Layout::nchw, Layout::nchw};
+            {}, {}, 0, Format{}, Format{}, 0};
   }
 
   static void warn(const BindOptions& o, std::string_view message) {
@@ -515,12 +743,13 @@ class Network {
       } else {
         PRIMSEL_ASSIGN_OR_RETURN(Tensor x, Tensor::create(g.value(id).shape));
         for (float& f : x.floats()) f = static_cast<float>(rng.uniform(-1.0, 1.0));
-        PRIMSEL_ASSIGN_OR_RETURN(Tensor xl, to_layout(x, c.input_layout));
+        PRIMSEL_ASSIGN_OR_RETURN(Tensor xl, Tensor::create(x.shape(), c.input_format, quant_of(id)));
+        PRIMSEL_RETURN_IF_ERROR(convert_format(x.view(), xl.view()));
         owned.push_back(std::move(xl));
         views.push_back(owned.back().view());
       }
     }
-    PRIMSEL_ASSIGN_OR_RETURN(Tensor y, Tensor::create(g.value(n.outputs[0]).shape, Format{c.output_layout}));
+    PRIMSEL_ASSIGN_OR_RETURN(Tensor y, Tensor::create(g.value(n.outputs[0]).shape, c.output_format, quant_of(n.outputs[0])));
     PRIMSEL_ASSIGN_OR_RETURN(Tensor ws, Tensor::create(Shape{static_cast<std::int64_t>(c.workspace_bytes / 4 + 16)}));
     const Context ctx{pool_.get(), {ws.bytes(), ws.size_bytes()}};
     PRIMSEL_ASSIGN_OR_RETURN(const Runner run, c.instantiate());
@@ -528,34 +757,39 @@ class Network {
     return median_ms([&] { run(views, y.view(), ctx); }, how);
   }
 
-  /// Time of converting a tensor of `shape` between layouts (0 when they agree), measured once per key.
-  double conversion_ms(const Shape& shape, Layout from, Layout to) {
+  /// Time of converting a tensor of `shape` between formats (0 when they agree), measured once per key. Values
+  /// have one set of u8 parameters each, so u8 -> u8 never meets on an edge; the time does not depend on them.
+  double conversion_ms(const Shape& shape, Format from, Format to) {
     if (from == to) return 0.0;
-    const auto key = std::make_tuple(to_string(shape), from, to);
+    const auto key = std::make_tuple(to_string(shape), to_string(from), to_string(to));
     if (auto it = conversion_cache_.find(key); it != conversion_cache_.end()) return it->second;
-    Tensor src(shape, Format{from}), dst(shape, Format{to});
-    const double ms = median_ms([&] { (void)convert(src.view(), dst.view()); }, {.min_runs = 3, .cap_ms = 50});
+    const QuantParams q{0.05f, 128};
+    Tensor src(shape, from, q), dst(shape, to, q);
+    const double ms = median_ms([&] { (void)convert_format(src.view(), dst.view()); }, {.min_runs = 3, .cap_ms = 50});
     conversion_cache_[key] = ms;
     return ms;
   }
 
-  /// Steps in node order with conversions where layouts disagree; buffers placed in one arena by liveness.
+  /// Steps in node order with conversions where formats disagree; buffers placed in one arena by liveness.
   Status plan_execution() {
     const Graph& g = *graph_;
-    std::map<std::pair<ValueId, Layout>, int> buffer_of;  // (value, layout) -> buffer
-    auto add_buffer = [&](ValueId v, Layout l) {
-      buffers_.push_back(Buffer{g.value(v).shape, l, 0, 0, 0, 0, -1, -1, {}});
+    auto format_key = [](Format f) { return static_cast<int>(f.layout) * 16 + static_cast<int>(f.dtype); };
+    std::map<std::pair<ValueId, int>, int> buffer_of;  // (value, format) -> buffer
+    auto add_buffer = [&](ValueId v, Format f) {
+      buffers_.push_back(Buffer{g.value(v).shape, f, f.dtype == DType::u8 ? quant_of(v) : QuantParams{}, 0, 0, 0, 0,
+                                -1, -1, {}});
       const int b = static_cast<int>(buffers_.size()) - 1;
-      buffer_of[{v, l}] = b;
+      buffer_of[{v, format_key(f)}] = b;
       return b;
     };
-    for (std::size_t k = 0; k < g.inputs().size(); ++k) buffers_[static_cast<std::size_t>(add_buffer(g.inputs()[k], Layout::nchw))].external_input = static_cast<int>(k);
-    auto need = [&](ValueId v, Layout l) -> int {  // the buffer of v in layout l, converting if needed
-      if (auto it = buffer_of.find({v, l}); it != buffer_of.end()) return it->second;
-      const Value& val = g.value(v);
-      const Layout home = val.producer >= 0 ? chosen_[static_cast<std::size_t>(val.producer)].output_layout : Layout::nchw;
-      const int src = buffer_of.at({v, home});
-      const int dst = add_buffer(v, l);
+    auto home_of = [&](const Value& val) {
+      return val.producer >= 0 ? chosen_[static_cast<std::size_t>(val.producer)].output_format : Format{};
+    };
+    for (std::size_t k = 0; k < g.inputs().size(); ++k) buffers_[static_cast<std::size_t>(add_buffer(g.inputs()[k], Format{}))].external_input = static_cast<int>(k);
+    auto need = [&](ValueId v, Format f) -> int {  // the buffer of v in format f, converting if needed
+      if (auto it = buffer_of.find({v, format_key(f)}); it != buffer_of.end()) return it->second;
+      const int src = buffer_of.at({v, format_key(home_of(g.value(v)))});
+      const int dst = add_buffer(v, f);
       steps_.push_back({-1, {src}, dst});
       ++report_.conversions;
       return dst;
@@ -567,23 +801,23 @@ class Network {
         if (id == no_value) {
           s.inputs.push_back(-1);
         } else if (g.value(id).is_constant()) {
-          buffers_.push_back(Buffer{g.value(id).shape, Layout::nchw, 0, 0, 0, 0, -1, -1, g.value(id).constant->view()});
+          buffers_.push_back(Buffer{g.value(id).shape, Format{}, {}, 0, 0, 0, 0, -1, -1, g.value(id).constant->view()});
           s.inputs.push_back(static_cast<int>(buffers_.size()) - 1);
         } else {
-          s.inputs.push_back(need(id, chosen_[i].input_layout));
+          s.inputs.push_back(need(id, chosen_[i].input_format));
         }
       }
-      s.output = add_buffer(n.outputs[0], chosen_[i].output_layout);
+      s.output = add_buffer(n.outputs[0], chosen_[i].output_format);
       steps_.push_back(std::move(s));
     }
-    for (std::size_t k = 0; k < g.outputs().size(); ++k) {  // into the caller's nchw output
+    for (std::size_t k = 0; k < g.outputs().size(); ++k) {  // into the caller's nchw/f32 output
       const ValueId v = g.outputs()[k];
       const Value& val = g.value(v);
-      const Layout home = val.producer >= 0 ? chosen_[static_cast<std::size_t>(val.producer)].output_layout : Layout::nchw;
+      const Format home = home_of(val);
       const int dst = static_cast<int>(buffers_.size());
-      buffers_.push_back(Buffer{val.shape, Layout::nchw, 0, 0, 0, 0, -1, static_cast<int>(k), {}});
-      steps_.push_back({-1, {buffer_of.at({v, home})}, dst});
-      if (home != Layout::nchw) ++report_.conversions;
+      buffers_.push_back(Buffer{val.shape, Format{}, {}, 0, 0, 0, 0, -1, static_cast<int>(k), {}});
+      steps_.push_back({-1, {buffer_of.at({v, format_key(home)})}, dst});
+      if (home != Format{}) ++report_.conversions;
     }
     // Liveness: first write and last read of every arena buffer.
     for (Buffer& b : buffers_) b.first = -1, b.last = -1;
@@ -599,8 +833,7 @@ class Network {
     for (std::size_t b = 0; b < buffers_.size(); ++b) {
       Buffer& buf = buffers_[b];
       if (buf.external_input >= 0 || buf.external_output >= 0 || buf.constant.bytes() != nullptr) continue;
-      buf.bytes = (static_cast<std::size_t>(storage_elements(buf.shape, buf.layout)) * 4 + tensor_alignment - 1) /
-                  tensor_alignment * tensor_alignment;
+      buf.bytes = align_up(static_cast<std::size_t>(storage_elements(buf.shape, buf.format.layout)) * size_of(buf.format.dtype));
       order.push_back(static_cast<int>(b));
     }
     std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
@@ -677,13 +910,13 @@ class Network {
     if (buf.external_output >= 0) return outputs[static_cast<std::size_t>(buf.external_output)];
     if (buf.constant.bytes() != nullptr)
       return TensorView(const_cast<std::byte*>(buf.constant.bytes()), buf.constant.shape(), buf.constant.format());
-    return TensorView(arena + buf.offset, buf.shape, Format{buf.layout});
+    return TensorView(arena + buf.offset, buf.shape, buf.format, buf.quant);
   }
 
   std::unique_ptr<Graph> graph_;  // stable address: candidates refer to it
   std::unique_ptr<ThreadPool> pool_;
   struct Chosen {
-    Layout input_layout, output_layout;
+    Format input_format, output_format;
     std::size_t workspace_bytes;
     Runner run;
   };
@@ -701,7 +934,11 @@ class Network {
   std::uint64_t binding_id_ = 0;
   RunContext own_;  // what run() without a context uses
   BindReport report_;
-  std::map<std::tuple<std::string, Layout, Layout>, double> conversion_cache_;
+  std::map<std::tuple<std::string, std::string, std::string>, double> conversion_cache_;
+  Calibration calibration_;
+  Precision measured_precision_ = Precision::f32;
+  bool cache_runners_ = false;  // while the budgets re-plan bindings
+  std::map<std::pair<std::size_t, int>, Runner> runner_cache_;
 };
 
 }  // namespace primsel

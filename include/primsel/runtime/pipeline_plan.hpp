@@ -268,7 +268,7 @@ Expected<LayerCosts> measure_layer_costs(Network<S, P>& net, const LayerCostOpti
     costs.ms.insert(costs.ms.begin(), std::move(t));
     costs.problems.insert(costs.problems.begin(), p);
     for (std::size_t i = 0; i < n; ++i)
-      in_layout[i] = net.report().layers[i].input_layout, out_layout[i] = net.report().layers[i].output_layout;
+      in_layout[i] = net.report().layers[i].input_format.layout, out_layout[i] = net.report().layers[i].output_format.layout;
   }
   std::map<std::tuple<std::string, Layout, Layout>, double> memo;
   costs.cut_in.assign(n + 1, o.handoff_ms);

@@ -79,6 +79,31 @@ struct SelectionProblem {
   }
 };
 
+/// `p` with only the candidates `keep[node][c]` marks (every node must keep one); `index[node][k]` maps the k-th
+/// kept candidate back to its index in `p`. How budgets constrain every searcher alike: they remove candidates.
+inline SelectionProblem restrict_problem(const SelectionProblem& p, const std::vector<std::vector<char>>& keep,
+                                         std::vector<std::vector<int>>& index) {
+  SelectionProblem r;
+  index.assign(p.size(), {});
+  for (std::size_t i = 0; i < p.size(); ++i) {
+    SearchNode n{p.nodes[i].name, {}, {}};
+    for (std::size_t c = 0; c < p.choices(i); ++c) {
+      if (i < keep.size() && c < keep[i].size() && !keep[i][c]) continue;
+      index[i].push_back(static_cast<int>(c));
+      if (!p.nodes[i].candidates.empty()) n.candidates.push_back(p.nodes[i].candidates[c]);
+      n.cost.push_back(p.nodes[i].cost[c]);
+    }
+    r.nodes.push_back(std::move(n));
+  }
+  for (const SearchEdge& e : p.edges) {
+    SearchEdge out{e.from, e.to, {}};
+    for (int a : index[static_cast<std::size_t>(e.from)])
+      for (int b : index[static_cast<std::size_t>(e.to)]) out.cost.push_back(p.edge_cost(e, a, b));
+    r.edges.push_back(std::move(out));
+  }
+  return r;
+}
+
 /// What every searcher returns: the binding, its predicted cost, and the best cost after each episode/sample (for
 /// comparing searches against the exact optimum). `note` says when a result is approximate (e.g. PBQP heuristic).
 struct SearchResult {

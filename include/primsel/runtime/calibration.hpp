@@ -1,0 +1,95 @@
+// Post-training calibration of a whole graph for int8: the reference executor runs the sample inputs, a
+// RangeObserver per activation (every 4-D f32 value: graph inputs and node outputs, after fused activations) sees
+// them, and each gets the u8 parameters of its calibrated range. The samples and their f32 outputs are kept: the
+// accuracy budget of a mixed-precision binding is checked on them (Network::bind with Precision::mixed).
+//
+// The reference executor, not a bound network, runs the samples: calibration comes before binding (its parameters
+// decide which int8 candidates exist), and its outputs are the oracle the int8 error is measured against.
+//
+//   auto cal = calibrate_graph(net.graph(), {{image0}, {image1}, {image2}}).value();
+#pragma once
+
+#include <cmath>
+#include <cstddef>
+#include <limits>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "primsel/core/error.hpp"
+#include "primsel/core/tensor.hpp"
+#include "primsel/graph/graph.hpp"
+#include "primsel/quant/calibrate.hpp"
+#include "primsel/runtime/reference_executor.hpp"
+
+namespace primsel {
+
+/// What calibration learned about one graph.
+struct Calibration {
+  std::vector<std::optional<QuantParams>> params;  ///< by ValueId: the u8 parameters of each calibrated activation
+  std::vector<std::vector<Tensor>> samples;        ///< the inputs: one vector (a tensor per graph input) per sample
+  std::vector<std::vector<Tensor>> expected;       ///< the reference f32 outputs of each sample
+  quant::CalibrationMethod method = quant::CalibrationMethod::mse;
+
+  bool empty() const noexcept { return params.empty(); }
+  /// The u8 parameters of value v, if it was calibrated.
+  std::optional<QuantParams> of(ValueId v) const {
+    return v >= 0 && static_cast<std::size_t>(v) < params.size() ? params[static_cast<std::size_t>(v)] : std::nullopt;
+  }
+};
+
+/// Calibrates finalized graph `g` on `samples` (each: one nchw/f32 tensor per graph input). Needs at least one
+/// sample; more give ranges closer to deployment (a few dozen are typical).
+inline Expected<Calibration> calibrate_graph(const Graph& g, std::vector<std::vector<Tensor>> samples,
+                                             quant::CalibrationMethod method = quant::CalibrationMethod::mse) {
+  PRIMSEL_CHECK(!samples.empty(), ErrorCode::invalid_argument,
+                "calibrating '" + g.name() + "' needs at least one sample input");
+  std::vector<std::optional<quant::RangeObserver>> observers(g.values().size());
+  auto observable = [&g](ValueId v) {
+    const Value& val = g.value(v);
+    return !val.is_constant() && val.shape.rank() == 4;
+  };
+  for (ValueId v : g.inputs())
+    if (observable(v)) observers[static_cast<std::size_t>(v)].emplace();
+  for (const Node& n : g.nodes())
+    if (observable(n.outputs[0])) observers[static_cast<std::size_t>(n.outputs[0])].emplace();
+
+  Calibration cal;
+  cal.method = method;
+  for (std::size_t s = 0; s < samples.size(); ++s) {
+    const std::vector<Tensor>& in = samples[s];
+    for (std::size_t k = 0; k < in.size() && k < g.inputs().size(); ++k)
+      if (auto& o = observers[static_cast<std::size_t>(g.inputs()[k])]) o->observe(in[k].floats());
+    auto outs = run_reference(g, in, [&](std::size_t node, Tensor& out) -> Status {
+      if (auto& o = observers[static_cast<std::size_t>(g.nodes()[node].outputs[0])]) o->observe(out.floats());
+      return {};
+    });
+    if (!outs) return Error(std::move(outs).error()).with_context(ErrorContext{"calibration sample " + std::to_string(s), {}, {}});
+    cal.expected.push_back(std::move(*outs));
+  }
+  cal.params.resize(g.values().size());
+  for (std::size_t v = 0; v < observers.size(); ++v)
+    if (observers[v] && observers[v]->count() > 0) cal.params[v] = observers[v]->params(method);
+  cal.samples = std::move(samples);
+  return cal;
+}
+
+/// Relative L2 error of `actual` against `expected` over all samples and outputs: ||a - e|| / ||e||. The accuracy
+/// budget is stated in it (0.01 = outputs within 1% in norm); an all-zero reference counts any difference as 1.
+inline double relative_output_error(const std::vector<std::vector<Tensor>>& expected,
+                                    const std::vector<std::vector<Tensor>>& actual) noexcept {
+  double diff = 0, norm = 0;
+  for (std::size_t s = 0; s < expected.size() && s < actual.size(); ++s)
+    for (std::size_t k = 0; k < expected[s].size() && k < actual[s].size(); ++k) {
+      const auto e = expected[s][k].floats();
+      const auto a = actual[s][k].floats();
+      for (std::size_t i = 0; i < e.size() && i < a.size(); ++i) {
+        const double d = static_cast<double>(a[i]) - e[i];
+        diff += d * d, norm += static_cast<double>(e[i]) * e[i];
+      }
+    }
+  if (!std::isfinite(diff)) return std::numeric_limits<double>::infinity();
+  return norm > 0 ? std::sqrt(diff / norm) : (diff > 0 ? 1.0 : 0.0);
+}
+
+}  // namespace primsel

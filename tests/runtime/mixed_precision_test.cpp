@@ -1,0 +1,279 @@
+// Mixed precision: calibration, int8 candidates priced with their quantise/dequantise edges, the accuracy and
+// memory budgets under every searcher, and the digits models' int8 accuracy on their held-out split.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <cstdio>
+#include <limits>
+#include <string>
+
+#include "primsel/graph/builder.hpp"
+#include "primsel/io/onnx.hpp"
+#include "primsel/runtime/network.hpp"
+#include "primsel/runtime/reference_executor.hpp"
+#include "primsel/search/searchers.hpp"
+#include "primsel/select/labelled_set.hpp"
+#include "primsel/zoo/calibrate.hpp"
+
+using namespace primsel;
+using Catch::Matchers::Contains;
+
+namespace {
+
+constexpr MeasureOptions quick{.warmup = 0, .min_runs = 1, .max_runs = 1};
+constexpr double unchecked = std::numeric_limits<double>::infinity();
+
+bool is_int8(std::string_view name) { return name.ends_with("_u8s8"); }
+
+/// The GEMM int8 primitives decline where the u8s8 kernel is exact only for [0, 127] (AVX2 without VNNI).
+bool int8_gemm_available() {
+  if (kernels::u8s8_default_ukernel.a_range.hi >= 255) return true;
+  WARN("skipped: the GEMM int8 primitives decline on this target");
+  return false;
+}
+
+/// A searcher that takes the cheapest int8 candidate wherever there is one (else the cheapest): forces every
+/// calibrated conv into int8, the worst case for accuracy.
+struct PreferInt8 {
+  static constexpr std::string_view name = "prefer-int8";
+  static SearchResult search(const SelectionProblem& p, const SearchOptions& = {}) {
+    SearchResult r;
+    for (const SearchNode& n : p.nodes) {
+      int best = -1;
+      for (std::size_t c = 0; c < n.cost.size(); ++c) {
+        const bool better_kind = best < 0 || (is_int8(n.candidates[c]) && !is_int8(n.candidates[static_cast<std::size_t>(best)]));
+        const bool same_kind = best >= 0 && is_int8(n.candidates[c]) == is_int8(n.candidates[static_cast<std::size_t>(best)]);
+        if (better_kind || (same_kind && n.cost[c] < n.cost[static_cast<std::size_t>(best)])) best = static_cast<int>(c);
+      }
+      r.binding.push_back(best);
+    }
+    r.cost = p.cost(r.binding);
+    return r;
+  }
+};
+
+/// Conv 3x3, 1x1, depthwise 3x3 and a residual Add: every int8 primitive gets a layer.
+Graph small_net() {
+  GraphBuilder b("mixed", 3);
+  ValueId x = b.input("x", {1, 8, 19, 19});
+  ValueId a = b.relu(b.conv(x, {.out_channels = 24, .kernel = 3, .pad = 1}));
+  ValueId y = b.relu(b.conv(a, {.out_channels = 24, .kernel = 1}));
+  y = b.relu(b.conv(y, {.out_channels = 24, .kernel = 3, .pad = 1, .groups = 24}));
+  y = b.conv(y, {.out_channels = 24, .kernel = 1});
+  y = b.relu(b.add(y, a));
+  y = b.relu(b.conv(y, {.out_channels = 40, .kernel = 3, .stride = 2, .pad = 1}));
+  b.output(b.linear(b.flatten(b.global_avg_pool(y)), 10, "fc"));
+  Graph g = std::move(b).build().value();
+  REQUIRE(zoo::calibrate(g).ok());  // unit-variance activations, as trained BatchNorm would give
+  return g;
+}
+
+std::vector<Tensor> samples(const Graph& g, int count, std::uint64_t seed) {
+  std::vector<Tensor> s;
+  for (int i = 0; i < count; ++i) s.push_back(zoo::random_input(g.value(g.inputs()[0]).shape, seed + static_cast<std::uint64_t>(i)));
+  return s;
+}
+
+template <Searcher S>
+Network<S> calibrated(const Graph& g) {
+  auto net = Network<S>::create(g);
+  REQUIRE(net.ok());
+  const auto cal = samples(g, 6, 100);
+  REQUIRE(net->calibrate(cal).ok());
+  return std::move(*net);
+}
+
+/// ||y - reference|| / ||reference|| on fresh inputs (not the calibration samples).
+template <class Net>
+double error_on_fresh_inputs(Net& net, const Graph& g) {
+  std::vector<std::vector<Tensor>> expected, actual;
+  for (Tensor& x : samples(g, 4, 900)) {
+    auto ref = run_reference(net.graph(), {x});
+    REQUIRE(ref.ok());
+    auto y = net.run(x);
+    REQUIRE(y.ok());
+    expected.push_back(std::move(*ref)), actual.push_back(std::move(*y));
+  }
+  return relative_output_error(expected, actual);
+}
+
+}  // namespace
+
+TEST_CASE("restrict_problem keeps the marked candidates and maps them back") {
+  SelectionProblem p;
+  p.nodes = {{"a", {"x", "y", "z"}, {3, 1, 2}}, {"b", {"u", "v"}, {5, 4}}};
+  p.edges = {{0, 1, {0, 1, 2, 3, 4, 5}}};
+  std::vector<std::vector<int>> index;
+  const SelectionProblem r = restrict_problem(p, {{1, 0, 1}, {0, 1}}, index);
+  REQUIRE(r.validate().ok());
+  CHECK(r.nodes[0].candidates == std::vector<std::string>{"x", "z"});
+  CHECK(r.nodes[1].cost == std::vector<double>{4});
+  CHECK(index == std::vector<std::vector<int>>{{0, 2}, {1}});
+  CHECK(r.edges[0].cost == std::vector<double>{1, 5});  // (x, v) and (z, v)
+  CHECK(r.cost({1, 0}) == p.cost({2, 1}));
+}
+
+TEST_CASE("int8 candidates come with calibration and Precision::mixed only") {
+  const Graph g = small_net();
+  auto net = Network<Greedy>::create(g).value();
+  const Status uncalibrated = net.bind({.measure = quick, .precision = Precision::mixed});
+  REQUIRE_FALSE(uncalibrated.ok());
+  CHECK_THAT(uncalibrated.error().what(), Contains("needs calibrate() on sample inputs first"));
+
+  const auto cal = samples(g, 3, 1);
+  REQUIRE(net.calibrate(cal).ok());
+  REQUIRE(net.bind({.measure = quick}).ok());
+  for (const LayerBinding& l : net.report().layers)
+    for (const std::string& c : l.candidates) CHECK_FALSE(is_int8(c));
+  CHECK(net.report().int8_layers == 0);
+
+  REQUIRE(net.bind({.measure = quick, .precision = Precision::mixed}).ok());
+  int convs = 0, offered = 0;
+  for (const LayerBinding& l : net.report().layers) {
+    if (l.op != OpKind::Conv) continue;
+    ++convs;
+    for (const std::string& c : l.candidates) offered += is_int8(c) ? 1 : 0;
+  }
+  CHECK(convs == 5);
+  CHECK(offered >= convs);  // on targets whose u8s8 kernel takes the whole byte (else only the depthwise one)
+
+  // Bad calibration input: the shape is named.
+  std::vector<Tensor> wrong{Tensor(Shape{1, 8, 20, 20})};
+  const Status bad = net.calibrate(wrong);
+  REQUIRE_FALSE(bad.ok());
+  CHECK_THAT(bad.error().what(), Contains("1x8x20x20"));
+  const Status none = net.calibrate(std::vector<Tensor>{});
+  REQUIRE_FALSE(none.ok());
+  CHECK_THAT(none.error().what(), Contains("at least one sample"));
+}
+
+TEST_CASE("an all-int8 binding runs u8 between int8 layers and stays within the quantisation error") {
+  if (!int8_gemm_available()) return;
+  const Graph g = small_net();
+  auto net = calibrated<PreferInt8>(g);
+  REQUIRE(net.bind({.measure = quick, .precision = Precision::mixed, .accuracy_budget = unchecked}).ok());
+  const BindReport& r = net.report();
+  CHECK(r.int8_layers == 5);
+  CHECK(r.output_error < 0);  // unchecked budget: not measured
+  int u8_edges = 0;
+  for (const LayerBinding& l : r.layers)
+    if (l.op == OpKind::Conv) {
+      CHECK(l.output_format == Format{Layout::nhwc, DType::u8});
+      CHECK(l.weight_bytes > 0);
+    } else if (l.input_format.dtype == DType::u8) {
+      ++u8_edges;
+    }
+  CHECK(u8_edges == 0);  // no u8 ops yet: the Add and pooling read f32, converted on their edges
+  CHECK(r.conversions >= 3);
+  const double err = error_on_fresh_inputs(net, g);
+  INFO("all-int8 relative output error " << err);
+  CHECK(err > 1e-5);  // really quantised
+  CHECK(err < 0.06);  // five int8 layers of 8-bit activations and weights
+
+  // The same binding measured against the budget: the error on the calibration samples is reported.
+  REQUIRE(net.bind({.measure = quick, .precision = Precision::mixed, .accuracy_budget = 1.0}).ok());
+  CHECK(net.report().int8_layers == 5);
+  CHECK(net.report().output_error > 1e-5);
+  CHECK(net.report().output_error < 0.06);
+  CHECK(net.report().budget_notes.empty());
+}
+
+TEST_CASE("the accuracy budget keeps the most sensitive layers in f32") {
+  if (!int8_gemm_available()) return;
+  const Graph g = small_net();
+  auto net = calibrated<PreferInt8>(g);
+  REQUIRE(net.bind({.measure = quick, .precision = Precision::mixed, .accuracy_budget = 1.0}).ok());
+  const double all_int8 = net.report().output_error;
+  REQUIRE(all_int8 > 0);
+
+  SECTION("a budget no int8 layer meets: all f32, each removal noted") {
+    REQUIRE(net.bind({.measure = quick, .precision = Precision::mixed, .accuracy_budget = all_int8 * 1e-4}).ok());
+    CHECK(net.report().int8_layers == 0);
+    CHECK(net.report().budget_notes.size() == 5);
+    CHECK_THAT(net.report().budget_notes[0], Contains("accuracy:") && Contains("kept in f32 (sensitivity"));
+    CHECK(error_on_fresh_inputs(net, g) < 1e-4);
+  }
+  SECTION("a budget between: some layers stay int8 and the error meets it") {
+    const double budget = all_int8 * 0.6;
+    REQUIRE(net.bind({.measure = quick, .precision = Precision::mixed, .accuracy_budget = budget}).ok());
+    const BindReport& r = net.report();
+    INFO("all-int8 error " << all_int8 << ", budget " << budget << ", got " << r.output_error << " with "
+                           << r.int8_layers << " int8 layers");
+    CHECK(r.int8_layers < 5);
+    CHECK_FALSE(r.budget_notes.empty());
+    if (r.int8_layers > 0) {
+      CHECK(r.output_error >= 0);
+      CHECK(r.output_error <= budget);
+    }
+  }
+}
+
+TEMPLATE_TEST_CASE("every searcher meets the accuracy and memory budgets", "", Greedy, Exact<>, QLearning<>,
+                   RandomSearch<>) {
+  const Graph g = small_net();
+  auto net = calibrated<TestType>(g);
+  const double budget = 0.02;
+  REQUIRE(net.bind({.measure = quick, .precision = Precision::mixed, .accuracy_budget = budget}).ok());
+  if (net.report().int8_layers > 0) CHECK(net.report().output_error <= budget);
+  CHECK(error_on_fresh_inputs(net, g) < 3 * budget);  // fresh inputs: the calibration budget carries over loosely
+
+  // f32 from here on: one measurement, so every bind below searches the same problem.
+  REQUIRE(net.bind({.measure = quick}).ok());
+  const std::size_t f32_bytes = net.report().total_bytes();
+  REQUIRE(f32_bytes == net.report().weight_bytes + net.report().arena_bytes + net.report().workspace_bytes);
+  REQUIRE(net.report().weight_bytes > 0);
+
+  // The smallest binding the memory pruning can reach is a bound for what a budget can ask.
+  const Status tiny = net.bind({.measure = quick, .memory_budget = 1000});
+  REQUIRE_FALSE(tiny.ok());
+  CHECK_THAT(tiny.error().what(), Contains("memory budget of 1000 bytes cannot be met for 'mixed'") &&
+                                      Contains("weights") && Contains("activations"));
+  REQUIRE(net.bind({.measure = quick, .memory_budget = 1000000000}).ok());  // generous: unconstrained
+  CHECK(net.report().budget_notes.empty());
+
+  // A budget just under the fastest f32 binding's memory is met by giving up the hungriest choices.
+  const std::size_t lean = f32_bytes - f32_bytes / 20;
+  const Status fits = net.bind({.measure = quick, .memory_budget = lean});
+  if (fits.ok()) {
+    CHECK(net.report().total_bytes() <= lean);
+    CHECK_THAT(net.report().budget_notes.at(0), Contains("memory:"));
+    CHECK(error_on_fresh_inputs(net, g) < 1e-4);  // still all f32
+  } else {
+    CHECK_THAT(fits.error().what(), Contains("cannot be met"));
+  }
+}
+
+TEST_CASE("digits: int8 loses at most 1 point of test accuracy against f32 (committed models)", "[digits]") {
+  if (!int8_gemm_available()) return;
+  const std::string dir = std::string(PRIMSEL_SOURCE_DIR) + "/data/digits/";
+  auto set = select::load_labelled_set(dir + "digits.bin");
+  INFO((set.ok() ? "" : set.error().what()));
+  REQUIRE(set.ok());
+  const auto val = set->part(select::LabelledSet::validation), test = set->part(select::LabelledSet::test);
+  auto accuracy = [&](auto& net) {
+    int right = 0;
+    for (std::size_t i = 0; i < test.size(); ++i) {
+      auto y = net.run(test.images[i]);
+      REQUIRE(y.ok());
+      const auto scores = (*y)[0].floats();
+      right += static_cast<int>(std::max_element(scores.begin(), scores.begin() + 10) - scores.begin()) == test.labels[i];
+    }
+    return static_cast<double>(right) / static_cast<double>(test.size());
+  };
+  for (const char* name : {"tiny", "small", "medium", "large"}) {
+    auto g = io::onnx::load_model(dir + name + ".onnx");
+    REQUIRE(g.ok());
+    auto net = Network<PreferInt8>::create(std::move(*g)).value();
+    REQUIRE(net.bind({.measure = quick}).ok());
+    const double f32 = accuracy(net);
+    // Calibrated on the validation part (images the models were not trained on), every conv forced to int8.
+    REQUIRE(net.calibrate(std::span<const Tensor>(val.images)).ok());
+    REQUIRE(net.bind({.measure = quick, .precision = Precision::mixed, .accuracy_budget = unchecked}).ok());
+    const int int8_layers = net.report().int8_layers;
+    const double int8 = accuracy(net);
+    std::printf("digits %-6s test accuracy: f32 %.4f, int8 %.4f (%d int8 conv layers)\n", name, f32, int8, int8_layers);
+    INFO(name << ": f32 " << f32 << ", int8 " << int8);
+    CHECK(int8_layers > 0);
+    CHECK(int8 >= f32 - 0.01);
+  }
+}
