@@ -23,12 +23,15 @@ struct Case {
   bool bias = false;
   bool trans_b = false;
   std::int64_t pad = 0;  // extra columns in A's rows, and in C's, which must stay untouched
+  bool small_reals = false;  // every multiplier below 1/4: the fused output stage's `high` form
+  bool relu = false;         // lo = output zero point: its `high_nonneg` form
 };
 
 std::string describe(const Case& t, const kernels::U8S8Ukernel& kr) {
   return std::string(kr.name) + " m " + std::to_string(t.m) + " n " + std::to_string(t.n) + " k " +
          std::to_string(t.k) + " zp " + std::to_string(t.zp) + " threads " + std::to_string(t.threads) +
-         (t.requantize ? " u8" : " s32") + (t.bias ? " bias" : "") + (t.trans_b ? " trans_b" : "");
+         (t.requantize ? " u8" : " s32") + (t.bias ? " bias" : "") + (t.trans_b ? " trans_b" : "") +
+         (t.small_reals ? " small reals" : "") + (t.relu ? " relu" : "");
 }
 
 // 64-byte aligned scratch.
@@ -60,11 +63,11 @@ void check(const Case& t, const kernels::U8S8Ukernel& kr) {
     bias[j] = static_cast<std::int32_t>(rng.below(200001)) - 100000;
     // Output scale so that values spread over the byte with some clipping; a few columns get reals >= 1.
     const double spread = 255.0 * 127.0 * std::sqrt(static_cast<double>(t.k) + 1.0);
-    const double real = j % 7 == 3 ? 1.5 : rng.uniform(0.5, 4.0) * 40.0 / spread;
+    const double real = j % 7 == 3 && !t.small_reals ? 1.5 : rng.uniform(0.5, 4.0) * 40.0 / spread;
     const auto fm = quant::quantize_multiplier(real).value();
     mult[j] = fm.multiplier, shift[j] = fm.shift;
   }
-  const std::int32_t out_zp = static_cast<std::int32_t>(rng.below(256)), out_lo = 3, out_hi = 250;
+  const std::int32_t out_zp = static_cast<std::int32_t>(rng.below(256)), out_lo = t.relu ? out_zp : 3, out_hi = 250;
 
   const std::int64_t ldc = t.n + t.pad;
   std::vector<std::int32_t> expected(static_cast<std::size_t>(t.m * ldc), -7);
@@ -156,6 +159,62 @@ TEST_CASE("gemm_u8s8 over K and N blocks, transposed weights, strided output and
       check(c, k);
     }
 }
+
+TEST_CASE("the in-register output stage in its three forms, over tiles, K blocks and threads") {
+  // Reals below 1/4 take the `high` form (with lo = zero point: `high_nonneg`); one real >= 1/4 in a column block
+  // sends it to `general` (the other cases above).
+  for (const auto& kr : {kernels::u8s8_default_ukernel, kernels::u8s8_kernels.back()}) {
+    int index = 0;
+    for (std::int64_t m : {1, 7, 100})
+      for (std::int64_t n : {1, 17, 64, 100, 300})
+        for (std::int64_t k : {4, 16, 33, 600}) {
+          ++index;
+          for (bool relu : {false, true}) {
+            Case c{m, n, k, edge_zp(index, kr), 1 + index % 2, true, index % 3 != 0, index % 2 == 0, index % 4};
+            c.small_reals = true, c.relu = relu;
+            check(c, kr);
+          }
+        }
+  }
+}
+
+#if defined(__AVX512F__) && defined(__AVX512BW__)
+TEST_CASE("the high-dword requantisation equals quant::requantize at its edges") {
+  // Shifts 33 (its smallest) to 62, accumulators at INT_MIN, INT_MAX, 0, +-1 and values whose product lands
+  // exactly on a rounding tie (multiplier a power of two), where a dropped low word would show.
+  Rng rng(5);
+  alignas(64) std::int32_t v[16], mult[17], shift[16], high_shift[16], round[16], got[16];
+  for (int trial = 0; trial < 2000; ++trial) {
+    for (int i = 0; i < 16; ++i) {
+      const int pick = static_cast<int>(rng.below(8));
+      v[i] = pick == 0   ? std::numeric_limits<std::int32_t>::min()
+             : pick == 1 ? std::numeric_limits<std::int32_t>::max()
+             : pick == 2 ? static_cast<std::int32_t>(rng.below(3)) - 1
+                         : static_cast<std::int32_t>(rng.next_u32() >> rng.below(31)) * (rng.below(2) ? 1 : -1);
+      shift[i] = 33 + static_cast<std::int32_t>(rng.below(30));
+      mult[i] = rng.below(4) == 0 ? std::int32_t{1} << 30
+                                  : static_cast<std::int32_t>((1u << 30) + rng.below(1u << 30));
+      if (trial % 50 == 0 && i == 3) mult[i] = 0;
+      if (pick == 3) v[i] = std::int32_t{1} << std::min(30, shift[i] - 31);  // * 2^30 is a tie after >> shift
+      if (pick == 4) v[i] = -(std::int32_t{1} << std::min(28, shift[i] - 31)) * 3;
+      REQUIRE(kernels::u8s8_high_form(mult[i], shift[i], high_shift[i], round[i]));
+    }
+    mult[16] = 0;
+    for (bool nonneg : {false, true}) {
+      const __m512i x = _mm512_loadu_si512(v);
+      const __m512i r = nonneg ? kernels::u8s8_requantize16_high<true>(x, mult, high_shift, round)
+                               : kernels::u8s8_requantize16_high<false>(x, mult, high_shift, round);
+      _mm512_storeu_si512(got, r);
+      for (int i = 0; i < 16; ++i) {
+        if (nonneg && v[i] < 0) continue;  // clamped away by the caller
+        const std::int64_t want = quant::multiply_by_quantized_multiplier(v[i], {mult[i], shift[i]});
+        INFO("v " << v[i] << " multiplier " << mult[i] << " shift " << shift[i]);
+        CHECK(got[i] == want);
+      }
+    }
+  }
+}
+#endif
 
 TEST_CASE("a packed B is reused across calls and reports its column sums") {
   const std::int64_t m = 10, n = 20, k = 13;

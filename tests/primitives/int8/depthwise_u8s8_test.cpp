@@ -1,6 +1,7 @@
 // DepthwiseU8S8 against the integer reference, through the target's vector path and the portable scalar path:
 // 3x3 and 5x5, strides 1 and 2 (also mixed), no, symmetric, asymmetric and oversized pads, channel counts around
-// the vector width (1, 3, 5, 17, 33, 64), odd sizes, batch 1-2, threads 1-2, zero point edges, bias, Relu/Relu6.
+// the vector width and the VNNI kernel's 64-channel blocks (1, 3, 5, 17, 33, 64, 65, 130), odd sizes, batch 1-2,
+// threads 1-2, zero point edges, bias, Relu/Relu6, and the VNNI kernel's general requantisation form.
 #include <catch2/catch.hpp>
 
 #include "primsel/primitives/int8/depthwise_u8s8.hpp"
@@ -16,7 +17,7 @@ TEST_CASE("depthwise_u8s8 is exact over a shape sweep, vector and scalar paths")
   int index = 0;
   for (std::int64_t k : {3, 5})
     for (std::int64_t stride : {1, 2})
-      for (std::int64_t c : {1, 3, 5, 17, 33, 64})
+      for (std::int64_t c : {1, 3, 5, 17, 33, 64, 65, 130})
         for (int pads = 0; pads < 4; ++pads) {
           ++index;
           const auto* hw = sizes[index % 6];
@@ -32,6 +33,29 @@ TEST_CASE("depthwise_u8s8 is exact over a shape sweep, vector and scalar paths")
           t.check<DepthwiseU8S8>();
           t.check<DepthwiseU8S8>(&DepthwiseU8S8::run_scalar);
         }
+}
+
+// The VNNI kernel's requantisation in its general form (64-bit products), which realistic scales rarely need.
+struct DepthwiseU8S8General : DepthwiseU8S8 {
+  static Expected<Plan> plan(const ConvDesc& d, const ConvWeights& w, const ConvQuant& q) {
+    auto p = DepthwiseU8S8::plan(d, w, q);
+    if (p) p->requant = kernels::U8S8Requant::general;
+    return p;
+  }
+};
+
+TEST_CASE("depthwise_u8s8's VNNI kernel with the general requantisation form") {
+  int index = 0;
+  for (std::int64_t k : {3, 5})
+    for (std::int64_t stride : {1, 2})
+      for (std::int64_t c : {1, 17, 64, 65, 130}) {
+        ++index;
+        QuantConvTester t;
+        t.depthwise(c).hw(9 + index % 3, 11).k(k).stride(stride).pad(k / 2).batch(1 + index % 2);
+        t.threads(1 + index % 2).input_zero_point(index % 2 ? 7 : 250).activation(index % 3 ? Activation::relu6()
+                                                                                           : Activation::none());
+        t.check<DepthwiseU8S8General>();
+      }
 }
 
 TEST_CASE("depthwise_u8s8 on mobilenet-like layers, many threads' rows, and its accuracy") {

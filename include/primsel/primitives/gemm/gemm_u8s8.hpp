@@ -3,8 +3,10 @@
 // is packed once into NR-column panels with K grouped by 4 for the byte dot products; A is read in place when it
 // is row-major with K % 4 == 0 (as XNNPACK's GEMMs read it), else packed per call into MR-row panels. A
 // register-tiled micro-kernel (kernels/u8s8_gemm_ukernel.hpp) accumulates s32 tiles into a per-thread
-// block buffer, and the output stage corrects, requantises and stores each finished block. Weights are symmetric
-// (zero point 0), so only B's column sums are needed (Jacob et al. 2018, eq. 7 without the row-sum term).
+// block buffer, and the output stage corrects, requantises and stores each finished block; kernels with a fused
+// variant requantise the last K block's tile in registers instead (at small K the s32 round trip dominated).
+// Weights are symmetric (zero point 0), so only B's column sums are needed (Jacob et al. 2018, eq. 7 without the
+// row-sum term).
 #pragma once
 
 #include <algorithm>
@@ -223,7 +225,34 @@ struct APanels {
   std::int64_t packed_from = 0;
 };
 
-/// Rows [m0, m1) and columns [n0, n1) of C, m0 a multiple of MR and n0 of NR; `acc` is this thread's block.
+/// Column constants of the in-register output stage for columns [j0, j0 + n) of one column block, in `buf`
+/// ([4][u8s8_fused_cols], on the caller's stack): `general` unless every column has the `high` form.
+inline constexpr std::int64_t u8s8_fused_cols = std::max<std::int64_t>(u8s8_blocking.nc, 64) + 16;
+inline kernels::U8S8FusedStage u8s8_fused_stage(const kernels::U8S8Epilogue& e, std::int64_t j0, std::int64_t n,
+                                                std::int32_t (*buf)[u8s8_fused_cols]) noexcept {
+  std::int32_t *corr = buf[0], *mult = buf[1], *shift = buf[2], *round = buf[3];
+  bool high = true;
+  for (std::int64_t j = 0; j < u8s8_fused_cols; ++j) {
+    const bool in = j < n;
+    corr[j] = in ? kernels::u8s8_corrected(0, j0 + j, e) : 0;
+    mult[j] = in ? e.multiplier[j0 + j] : 0;
+    shift[j] = in ? e.shift[j0 + j] : 1;
+    round[j] = 0;
+    if (high) high = kernels::u8s8_high_form(mult[j], shift[j], shift[j], round[j]);
+  }
+  // A general column was seen: undo the high shifts written before it.
+  if (!high)
+    for (std::int64_t j = 0; j < u8s8_fused_cols; ++j) shift[j] = j < n ? e.shift[j0 + j] : 1, round[j] = 0;
+  using kernels::U8S8Requant;
+  const U8S8Requant mode = !high ? U8S8Requant::general
+                           : e.lo >= e.zero_point ? U8S8Requant::high_nonneg
+                                                  : U8S8Requant::high;
+  return {corr, mult, shift, round, e.zero_point, e.lo, e.hi, mode};
+}
+
+/// Rows [m0, m1) and columns [n0, n1) of C, m0 a multiple of MR and n0 of NR; `acc` is this thread's block. With
+/// u8 output and a kernel that requantises in registers, the last K block's tiles go straight to C (the s32 block
+/// then only carries earlier K blocks' sums); otherwise each finished block goes through the row output stage.
 inline void u8s8_macro(const APanels& a, const PackedU8S8B& b, std::int32_t a_zero_point, const U8S8Output& out,
                        std::int64_t m0, std::int64_t m1, std::int64_t n0, std::int64_t n1, std::int32_t* acc) noexcept {
   const U8S8Ukernel& kr = b.kernel();
@@ -237,25 +266,40 @@ inline void u8s8_macro(const APanels& a, const PackedU8S8B& b, std::int32_t a_ze
                                 out.zero_point,
                                 out.lo,
                                 out.hi};
+  const bool fused = out.u8 && kr.requant && ncb + nr <= u8s8_fused_cols &&
+                     kernels::u8s8_fusable(out.zero_point, out.lo, out.hi);
+  alignas(64) std::int32_t consts[4][u8s8_fused_cols];
   for (std::int64_t jc = n0; jc < n1; jc += ncb) {
     const std::int64_t nc = std::min(ncb, n1 - jc);
+    kernels::U8S8FusedStage stage;
+    if (fused) stage = u8s8_fused_stage(e, jc, nc, consts);
     for (std::int64_t ic = m0; ic < m1; ic += mcb) {
       const std::int64_t mc = std::min(mcb, m1 - ic);
-      if (k4 == 0) std::fill(acc, acc + mcb * ncb, 0);
-      for (std::int64_t g0 = 0; g0 < k4; g0 += kc4) {
+      if (k4 == 0 && !fused) std::fill(acc, acc + mcb * ncb, 0);
+      // K == 0 still runs one (empty) block when fused: it stores the corrections' requantised values.
+      for (std::int64_t g0 = 0; g0 < k4 || (fused && g0 == 0); g0 += kc4) {
         const std::int64_t gc = std::min(kc4, k4 - g0);
+        const bool finish = fused && g0 + kc4 >= k4;
         for (std::int64_t jr = 0; jr < nc; jr += nr) {
           const std::int8_t* bp = b.data() + ((jc + jr) / nr * k4 + g0) * nr * 4;
+          kernels::U8S8FusedStage tile = stage;
+          tile.corr += jr, tile.mult += jr, tile.shift += jr, tile.round += jr;
           for (std::int64_t ir = 0; ir < mc; ir += mr) {
             const std::int64_t panel = (ic + ir) / mr;
-            if (panel < a.packed_from)
-              kr.fn(gc, a.direct + (ic + ir) * a.lda + g0 * 4, a.lda, 4, bp, acc + ir * ld + jr, ld, g0 > 0);
+            const bool direct = panel < a.packed_from;
+            const std::uint8_t* ap = direct ? a.direct + (ic + ir) * a.lda + g0 * 4
+                                            : a.packed + ((panel - a.packed_from) * k4 + g0) * mr * 4;
+            const std::int64_t a_row = direct ? a.lda : 4, a_group = direct ? 4 : mr * 4;
+            if (finish)
+              kr.requant(gc, ap, a_row, a_group, bp, g0 > 0 ? acc + ir * ld + jr : nullptr, ld, tile,
+                         std::min(mr, mc - ir), std::min(nr, nc - jr), out.u8 + (ic + ir) * out.ldc + jc + jr,
+                         out.ldc);
             else
-              kr.fn(gc, a.packed + ((panel - a.packed_from) * k4 + g0) * mr * 4, 4, mr * 4, bp, acc + ir * ld + jr, ld,
-                    g0 > 0);
+              kr.fn(gc, ap, a_row, a_group, bp, acc + ir * ld + jr, ld, g0 > 0);
           }
         }
       }
+      if (fused) continue;
       for (std::int64_t i = 0; i < mc; ++i) {
         if (out.u8)
           kernels::u8s8_output_u8(acc + i * ld, jc, nc, e, out.u8 + (ic + i) * out.ldc + jc);

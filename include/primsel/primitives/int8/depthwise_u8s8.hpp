@@ -1,10 +1,10 @@
 // DepthwiseU8S8: quantised depthwise convolution (groups = IC = OC), 3x3 and 5x5, stride 1 or 2, on NHWC u8 where
-// a pixel's channels are contiguous: every tap is a vector multiply-add over channels of the widened input
-// (u8 -> s32) and the s32 weight, accumulated exactly in int32. With VNNI the multiply-add is one vpdpbusd: the
-// input byte and the weight sit in the low byte of each dword (the other bytes multiply zeros). A tile of up to 16
-// output pixels keeps that many accumulators in flight, as the f32 Depthwise does; padding taps read the input
-// zero point. acc = sum x * w is corrected by zero point * sum(w) and requantised per channel by the GEMM's
-// vectorised output stage, so all int8 primitives round identically. A scalar path always compiles.
+// a pixel's channels are contiguous. With AVX-512 VNNI one vpdpbusd takes four vertical taps at once: the bytes of
+// four input rows at one column are interleaved per channel (two unpack stages, 64 channels in four vectors), and
+// that column vector serves every output of the tile that reads it. Accumulators start at the zero-point and bias
+// correction, are requantised in registers (kernels::u8s8_requantize64) and the unpack order is undone by the
+// saturating packs. Elsewhere every tap is a vector multiply-add over the widened input into an s32 row, requantised
+// per channel by the GEMM's output stage. Padding taps read the input zero point. A scalar path always compiles.
 #pragma once
 
 #include <algorithm>
@@ -97,6 +97,13 @@ struct DwLanesAvx2 {
 #define PRIMSEL_DW_U8S8_LANES DwLanesScalar
 #endif
 
+// The four-tap kernel: byte unpacks and masked byte loads (BW), vpdpbusd (VNNI).
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VNNI__) && !defined(PRIMSEL_FORCE_SCALAR)
+#define PRIMSEL_DW_U8S8_VNNI 1
+#else
+#define PRIMSEL_DW_U8S8_VNNI 0
+#endif
+
 }  // namespace detail
 
 struct DepthwiseU8S8 {
@@ -109,6 +116,10 @@ struct DepthwiseU8S8 {
     std::vector<std::int32_t> colsum;   // [C] sum over taps: the zero-point correction, as in the GEMM
     gemm::U8S8OutputStage stage;
     std::int32_t input_zero_point = 0;
+    // The VNNI kernel's operands (empty without it), 64 channels a block, lanes in unpack order (see vnni_lane):
+    std::vector<std::int8_t> vnni_weights;  // [block][K columns][groups of 4 rows][64 channels][4 rows]
+    std::vector<std::int32_t> vnni_consts;  // [block][vnni_const][vnni_stride]
+    kernels::U8S8Requant requant = kernels::U8S8Requant::general;  // the form they allow (tests may force general)
   };
 
   static Support supports(const ConvDesc& d) {
@@ -133,15 +144,20 @@ struct DepthwiseU8S8 {
         p.weights[static_cast<std::size_t>(t * d.oc + c)] = v;
         p.colsum[static_cast<std::size_t>(c)] += v;
       }
+    if (vnni && kernels::u8s8_fusable(p.stage.zero_point, p.stage.range.lo, p.stage.range.hi)) pack_vnni(p, qc);
     return p;
   }
 
-  /// One output row of s32 accumulators per thread.
+  /// An input row of zero points (what the VNNI kernel reads above and below the image), then one output row of
+  /// s32 accumulators per thread (the other kernels').
   static std::size_t workspace_bytes(const ConvDesc& d, int threads) {
-    return static_cast<std::size_t>(threads) * row_bytes(d);
+    return zero_row_bytes(d) + static_cast<std::size_t>(threads) * row_bytes(d);
   }
 
   static void run(const Plan& p, ConstTensorView in, TensorView out, const Context& ctx) noexcept {
+#if PRIMSEL_DW_U8S8_VNNI
+    if (!p.vnni_weights.empty()) return run_vnni(p, in, out, ctx);
+#endif
     run_with<Lanes>(p, in, out, ctx);
   }
   /// The portable path, whatever the target (tests check it on every machine).
@@ -153,6 +169,9 @@ struct DepthwiseU8S8 {
   static constexpr std::int64_t min_macs_per_thread = std::int64_t{1} << 20;
 
  private:
+  static std::size_t zero_row_bytes(const ConvDesc& d) noexcept {
+    return static_cast<std::size_t>(gemm::detail::up(d.iw * d.ic, static_cast<std::int64_t>(tensor_alignment)));
+  }
   static std::size_t row_bytes(const ConvDesc& d) noexcept {
     return static_cast<std::size_t>(
         gemm::detail::up(d.ow * d.oc * 4, static_cast<std::int64_t>(tensor_alignment)));
@@ -173,12 +192,11 @@ struct DepthwiseU8S8 {
   struct Columns {
     std::int64_t safe_lo, safe_hi, count, width, wider;
   };
-  template <class V>
-  static Columns columns(const ConvDesc& d) noexcept {
+  static Columns columns(const ConvDesc& d, std::int64_t tile) noexcept {
     const std::int64_t safe_lo = std::min(d.ow, (d.pads.left + d.sw - 1) / d.sw);
     const std::int64_t last_ok = d.iw - d.kw + d.pads.left;  // ox * sw must be <= this
     const std::int64_t safe_hi = std::max(safe_lo, std::min(d.ow, last_ok < 0 ? 0 : last_ok / d.sw + 1));
-    const std::int64_t inner = safe_hi - safe_lo, count = (inner + V::tile - 1) / V::tile;
+    const std::int64_t inner = safe_hi - safe_lo, count = (inner + tile - 1) / tile;
     return {safe_lo, safe_hi, count, count ? inner / count : 0, count ? inner % count : 0};
   }
 
@@ -248,7 +266,7 @@ struct DepthwiseU8S8 {
                    std::int64_t end) noexcept {
     const ConvDesc& d = p.desc;
     const std::int64_t C = d.oc;
-    const Columns cols = columns<V>(d), scalar_cols = columns<detail::DwLanesScalar>(d);
+    const Columns cols = columns(d, V::tile), scalar_cols = columns(d, detail::DwLanesScalar::tile);
     const kernels::U8S8Epilogue e{p.colsum.data(),
                                   p.input_zero_point,
                                   p.stage.bias.empty() ? nullptr : p.stage.bias.data(),
@@ -270,6 +288,193 @@ struct DepthwiseU8S8 {
     }
   }
 
+
+#if PRIMSEL_DW_U8S8_VNNI
+  static constexpr bool vnni = true;
+#else
+  static constexpr bool vnni = false;
+#endif
+  /// Output columns per VNNI tile: 4 x 4 accumulators, the column vectors and their unpack temporaries in 32 zmm.
+  static constexpr int vnni_tile = 4;
+  /// vnni_consts per block: corr, mult, general shift, high shift, round; each padded for mult's read one lane on.
+  enum : std::int64_t { vnni_corr, vnni_mult, vnni_shift, vnni_high_shift, vnni_round, vnni_const_count };
+  static constexpr std::int64_t vnni_stride = 64 + 16;
+
+  /// The channel (within its block of 64) at lane p = 16 q + 4 l + i of the unpacked column vectors: vector q,
+  /// 128-bit lane l, dword i hold channel 16 l + 4 q + i. Swapping q and l is its own inverse.
+  static constexpr std::int64_t vnni_lane(std::int64_t p) noexcept { return (p % 16) / 4 * 16 + p / 16 * 4 + p % 4; }
+
+  static void pack_vnni(Plan& p, const QuantizedConv& qc) {
+    const ConvDesc& d = p.desc;
+    const std::int64_t K = d.kh, G = (K + 3) / 4, blocks = (d.oc + 63) / 64;
+    p.vnni_weights.assign(static_cast<std::size_t>(blocks * K * G * 256), 0);
+    p.vnni_consts.assign(static_cast<std::size_t>(blocks * vnni_const_count * vnni_stride), 0);
+    bool high = true;
+    for (std::int64_t b = 0; b < blocks; ++b)
+      for (std::int64_t lane = 0; lane < vnni_stride; ++lane) {
+        const std::int64_t c = b * 64 + vnni_lane(lane % 64);
+        const bool in = lane < 64 && c < d.oc;
+        auto at = [&](std::int64_t k) -> std::int32_t& {
+          return p.vnni_consts[static_cast<std::size_t>((b * vnni_const_count + k) * vnni_stride + lane)];
+        };
+        const auto cu = static_cast<std::size_t>(c);
+        at(vnni_corr) = in ? static_cast<std::int32_t>(
+                                 (p.stage.bias.empty() ? 0u : static_cast<std::uint32_t>(p.stage.bias[cu])) -
+                                 static_cast<std::uint32_t>(p.input_zero_point) *
+                                     static_cast<std::uint32_t>(p.colsum[cu]))
+                           : 0;
+        at(vnni_mult) = in ? p.stage.multiplier[cu] : 0;
+        at(vnni_shift) = in ? p.stage.shift[cu] : 1;
+        high = kernels::u8s8_high_form(at(vnni_mult), at(vnni_shift), at(vnni_high_shift), at(vnni_round)) && high;
+        if (!in) continue;
+        for (std::int64_t s = 0; s < K; ++s)
+          for (std::int64_t r = 0; r < K; ++r)
+            p.vnni_weights[static_cast<std::size_t>((((b * K + s) * G + r / 4) * 64 + lane) * 4 + r % 4)] =
+                qc.weight[static_cast<std::size_t>((c * K + r) * K + s)];
+      }
+    using kernels::U8S8Requant;
+    p.requant = !high ? U8S8Requant::general
+                : p.stage.range.lo >= p.stage.zero_point ? U8S8Requant::high_nonneg
+                                                         : U8S8Requant::high;
+  }
+
+#if PRIMSEL_DW_U8S8_VNNI
+  /// One output row's 64-channel block as the VNNI tiles see it.
+  struct VnniRow {
+    const std::uint8_t* rows[8];  // input rows under kernel rows 0-7 at the block's first channel (zero points
+                                  // outside the image), or null past the kernel
+    const std::int8_t* w;         // the block's weights
+    kernels::U8S8FusedStage stage;
+    std::uint8_t* out;            // the output row at the block's first channel
+    std::int64_t C, iw, pad_left;
+    __mmask64 mask;               // the block's channels
+    __m512i zero_points;          // the input zero point in every byte
+  };
+
+  /// Output columns [ox0, ox0 + NW) of one block. Input columns are visited once each: a column's four-row
+  /// vectors (G of them) meet the weights of every output in the tile whose window covers it.
+  template <int K, int S, int NW, bool Edge, kernels::U8S8Requant Mode>
+  static void tile_vnni(const VnniRow& r, std::int64_t ox0) noexcept {
+    constexpr int G = (K + 3) / 4, span = (NW - 1) * S + K;
+    const std::int64_t ix0 = ox0 * S - r.pad_left;
+    __m512i acc[NW][4];
+#pragma GCC unroll 4
+    for (int q = 0; q < 4; ++q) {
+      const __m512i corr = _mm512_loadu_si512(r.stage.corr + 16 * q);
+#pragma GCC unroll 8
+      for (int j = 0; j < NW; ++j) acc[j][q] = corr;
+    }
+#pragma GCC unroll 16
+    for (int c = 0; c < span; ++c) {
+      const std::int64_t ix = ix0 + c;
+      const bool inside = !Edge || static_cast<std::uint64_t>(ix) < static_cast<std::uint64_t>(r.iw);
+#pragma GCC unroll 2
+      for (int g = 0; g < G; ++g) {
+        __m512i x[4];
+#pragma GCC unroll 4
+        for (int t = 0; t < 4; ++t)
+          x[t] = 4 * g + t >= K ? _mm512_setzero_si512()
+                 : inside       ? _mm512_maskz_loadu_epi8(r.mask, r.rows[4 * g + t] + ix * r.C)
+                                : r.zero_points;
+        const __m512i x01l = _mm512_unpacklo_epi8(x[0], x[1]), x01h = _mm512_unpackhi_epi8(x[0], x[1]);
+        const __m512i x23l = _mm512_unpacklo_epi8(x[2], x[3]), x23h = _mm512_unpackhi_epi8(x[2], x[3]);
+        const __m512i v[4] = {_mm512_unpacklo_epi16(x01l, x23l), _mm512_unpackhi_epi16(x01l, x23l),
+                              _mm512_unpacklo_epi16(x01h, x23h), _mm512_unpackhi_epi16(x01h, x23h)};
+#pragma GCC unroll 8
+        for (int j = 0; j < NW; ++j) {
+          const int s = c - j * S;
+          if (s < 0 || s >= K) continue;
+          const std::int8_t* w = r.w + (s * G + g) * 256;
+#pragma GCC unroll 4
+          for (int q = 0; q < 4; ++q) acc[j][q] = _mm512_dpbusd_epi32(acc[j][q], v[q], _mm512_loadu_si512(w + 64 * q));
+        }
+      }
+    }
+#pragma GCC unroll 8
+    for (int j = 0; j < NW; ++j)
+      _mm512_mask_storeu_epi8(r.out + (ox0 + j) * r.C, r.mask, kernels::u8s8_requantize64<Mode>(acc[j], r.stage, 0));
+  }
+
+  /// Output rows [begin, end) of all images (item = n * OH + oy); `zero_row` is an input row of zero points.
+  template <int K, int S, kernels::U8S8Requant Mode>
+  static void rows_vnni(const Plan& p, const std::uint8_t* x, std::uint8_t* y, const std::uint8_t* zero_row,
+                        std::int64_t begin, std::int64_t end) noexcept {
+    using TileFn = void (*)(const VnniRow&, std::int64_t) noexcept;
+    static constexpr auto tiles = []<int... I>(std::integer_sequence<int, I...>) {
+      return std::array<std::array<TileFn, 2>, sizeof...(I)>{
+          {{&tile_vnni<K, S, I + 1, false, Mode>, &tile_vnni<K, S, I + 1, true, Mode>}...}};
+    }(std::make_integer_sequence<int, vnni_tile>{});
+    const ConvDesc& d = p.desc;
+    const std::int64_t C = d.oc, G = (K + 3) / 4;
+    const Columns cols = columns(d, vnni_tile);
+    const bool high = Mode != kernels::U8S8Requant::general;
+    VnniRow r{};
+    r.C = C, r.iw = d.iw, r.pad_left = d.pads.left;
+    r.zero_points = _mm512_set1_epi8(static_cast<char>(p.input_zero_point));
+    auto edges = [&](std::int64_t from, std::int64_t to) {
+      for (std::int64_t ox = from; ox < to; ox += vnni_tile)
+        tiles[static_cast<std::size_t>(std::min<std::int64_t>(vnni_tile, to - ox) - 1)][1](r, ox);
+    };
+    for (std::int64_t item = begin; item < end; ++item) {
+      const std::int64_t n = item / d.oh, oy = item % d.oh;
+      for (std::int64_t c0 = 0; c0 < C; c0 += 64) {
+        const std::int64_t b = c0 / 64;
+        for (std::int64_t k = 0; k < K; ++k) {
+          const std::int64_t iy = oy * d.sh - d.pads.top + k;
+          r.rows[k] = (static_cast<std::uint64_t>(iy) < static_cast<std::uint64_t>(d.ih)
+                           ? x + (n * d.ih + iy) * d.iw * C
+                           : zero_row) +
+                      c0;
+        }
+        r.w = p.vnni_weights.data() + b * K * G * 256;
+        const std::int32_t* consts = p.vnni_consts.data() + b * vnni_const_count * vnni_stride;
+        r.stage = {consts + vnni_corr * vnni_stride,
+                   consts + vnni_mult * vnni_stride,
+                   consts + (high ? vnni_high_shift : vnni_shift) * vnni_stride,
+                   consts + vnni_round * vnni_stride,
+                   p.stage.zero_point,
+                   p.stage.range.lo,
+                   p.stage.range.hi,
+                   Mode};
+        r.out = y + item * d.ow * C + c0;
+        r.mask = C - c0 >= 64 ? ~__mmask64{0} : (__mmask64{1} << (C - c0)) - 1;
+        edges(0, cols.safe_lo);
+        for (std::int64_t t = 0, ox = cols.safe_lo; t < cols.count; ++t) {
+          const std::int64_t w = cols.width + (t < cols.wider);
+          tiles[static_cast<std::size_t>(w - 1)][0](r, ox);
+          ox += w;
+        }
+        edges(cols.safe_hi, d.ow);
+      }
+    }
+  }
+
+  template <int K, int S>
+  static auto rows_vnni_for(kernels::U8S8Requant mode) noexcept {
+    using kernels::U8S8Requant;
+    return mode == U8S8Requant::general ? &rows_vnni<K, S, U8S8Requant::general>
+           : mode == U8S8Requant::high  ? &rows_vnni<K, S, U8S8Requant::high>
+                                        : &rows_vnni<K, S, U8S8Requant::high_nonneg>;
+  }
+
+  static void run_vnni(const Plan& p, ConstTensorView in, TensorView out, const Context& ctx) noexcept {
+    const ConvDesc& d = p.desc;
+    const auto kernel = d.kw == 3 ? (d.sw == 1 ? rows_vnni_for<3, 1>(p.requant) : rows_vnni_for<3, 2>(p.requant))
+                                  : (d.sw == 1 ? rows_vnni_for<5, 1>(p.requant) : rows_vnni_for<5, 2>(p.requant));
+    auto* zero_row = reinterpret_cast<std::uint8_t*>(ctx.workspace.data());
+    std::fill(zero_row, zero_row + d.iw * d.ic, static_cast<std::uint8_t>(p.input_zero_point));
+    const std::int64_t items = d.n * d.oh;
+    const std::int64_t parts = std::clamp<std::int64_t>(d.macs() / min_macs_per_thread, 1, ctx.threads());
+    auto work = [&](std::int64_t b, std::int64_t e, int) {
+      kernel(p, in.data<std::uint8_t>(), out.data<std::uint8_t>(), zero_row, items * b / parts, items * e / parts);
+    };
+    if (parts > 1)
+      ctx.pool->parallel_for(parts, work);
+    else
+      work(0, 1, 0);
+  }
+#endif
+
   template <class V>
   static void run_with(const Plan& p, ConstTensorView in, TensorView out, const Context& ctx) noexcept {
     using RowsFn = void (*)(const Plan&, const std::uint8_t*, std::uint8_t*, std::int32_t*, std::int64_t,
@@ -280,7 +485,8 @@ struct DepthwiseU8S8 {
     const std::int64_t items = d.n * d.oh;
     const std::int64_t parts = std::clamp<std::int64_t>(d.macs() / min_macs_per_thread, 1, ctx.threads());
     auto work = [&](std::int64_t b, std::int64_t e, int t) {
-      auto* acc = reinterpret_cast<std::int32_t*>(ctx.workspace.data() + row_bytes(d) * static_cast<std::size_t>(t));
+      auto* acc = reinterpret_cast<std::int32_t*>(ctx.workspace.data() + zero_row_bytes(d) +
+                                                  row_bytes(d) * static_cast<std::size_t>(t));
       kernel(p, in.data<std::uint8_t>(), out.data<std::uint8_t>(), acc, items * b / parts, items * e / parts);
     };
     if (parts > 1)

@@ -3,7 +3,8 @@
 // AVX-512 VNNI (vpdpbusd zmm), AVX-VNNI (vpdpbusd ymm), AVX2 (vpmaddubsw + vpmaddwd: exact only for
 // activations in [0, 127]), NEON dot product (sdot: s8 x s8, so A is stored as a - 128) and a scalar kernel that
 // always compiles and is the reference. Also the output stage of a row: zero-point correction, bias,
-// requantisation to u8 (quant::requantize, vectorised bit-exactly) or plain s32.
+// requantisation to u8 (quant::requantize, vectorised bit-exactly) or plain s32; and the same stage done in
+// registers (u8s8_requantize64), which the AVX-512 kernel's fused variant and the depthwise kernel finish with.
 #pragma once
 
 #include <array>
@@ -29,6 +30,15 @@ namespace primsel::kernels {
 using U8S8UkernelFn = void (*)(std::int64_t k4, const std::uint8_t* a, std::int64_t a_row, std::int64_t a_group,
                                const std::int8_t* b, std::int32_t* c, std::int64_t ldc, bool accumulate) noexcept;
 
+struct U8S8FusedStage;
+/// As U8S8UkernelFn, but the kernel finishes its tile: it starts from stage.corr (plus `partial`, the s32 sums of
+/// earlier K blocks with row stride ldp, when not null), requantises in registers and stores rows [0, rows) and
+/// columns [0, cols) as u8 at out (row stride ldo).
+using U8S8RequantFn = void (*)(std::int64_t k4, const std::uint8_t* a, std::int64_t a_row, std::int64_t a_group,
+                               const std::int8_t* b, const std::int32_t* partial, std::int64_t ldp,
+                               const U8S8FusedStage& stage, std::int64_t rows, std::int64_t cols, std::uint8_t* out,
+                               std::int64_t ldo) noexcept;
+
 /// A micro-kernel and what its packing needs to know.
 struct U8S8Ukernel {
   std::string_view name;  ///< XNNPACK-style: datatypes, op, tile, ISA
@@ -41,6 +51,8 @@ struct U8S8Ukernel {
   quant::QRange a_range = quant::u8_range;
   /// Reads A through a_row / a_group (so row-major A can skip packing); false: only the packed layout.
   bool strided_a = true;
+  /// The same tile with the output stage in registers (u8 output without an s32 round trip), if the ISA has one.
+  U8S8RequantFn requant = nullptr;
 };
 
 namespace detail {
@@ -50,6 +62,127 @@ inline std::int32_t load_u32(const void* p) noexcept {
   return v;
 }
 }  // namespace detail
+
+// ---------------------------------------------------------------------------------------------------------------
+// Requantisation in registers, for kernels that finish their tile without an s32 round trip (the GEMM's fused
+// epilogue, the depthwise kernel)
+
+/// The form of a tile's requantisation. `general` is quant::requantize on 64-bit products. `high` needs every
+/// shift s >= 33 (multipliers below 1/4, as in any layer whose outputs span more than a few accumulator units):
+/// for an integer P = |v| * multiplier, floor((P + 2^(s-1)) / 2^s) = (floor(P / 2^32) + 2^(s-33)) >> (s - 32)
+/// (nested floor division), so only the high dwords of the products are needed, in 32-bit lanes. `high_nonneg`
+/// also needs lo >= zero_point (Relu, Relu6): a negative accumulator then clamps to lo whatever its magnitude, so
+/// max(v, 0) replaces the sign handling.
+enum class U8S8Requant { general, high, high_nonneg };
+
+/// Per-column constants of an in-register output stage, from the tile's first column. Arrays are read in whole
+/// vectors and `mult` one element further (the odd lanes' multipliers), so they are padded past the last column.
+struct U8S8FusedStage {
+  const std::int32_t* corr = nullptr;   ///< bias - a_zero_point * colsum: the accumulators' start value
+  const std::int32_t* mult = nullptr;   ///< Q31 multiplier
+  const std::int32_t* shift = nullptr;  ///< general: the shift s; high: s - 32
+  const std::int32_t* round = nullptr;  ///< high: 2^(s - 33)
+  std::int32_t zero_point = 0, lo = 0, hi = 255;
+  U8S8Requant mode = U8S8Requant::general;
+};
+
+/// Whether the in-register packing is exact for these output parameters: it saturates to s16, adds the zero point
+/// with saturation and clamps bytes, which equals clamping the int32 result only for bounds inside [0, 255].
+constexpr bool u8s8_fusable(std::int32_t zero_point, std::int32_t lo, std::int32_t hi) noexcept {
+  return 0 <= lo && lo <= hi && hi <= 255 && zero_point >= -16384 && zero_point <= 16384;
+}
+
+/// A column's `high` constants (shift - 32 and round, as U8S8FusedStage holds them); false when it needs `general`.
+/// A zero multiplier (reals below 2^-32) maps everything to 0 in either form.
+constexpr bool u8s8_high_form(std::int32_t mult, std::int32_t shift, std::int32_t& high_shift,
+                              std::int32_t& round) noexcept {
+  if (mult == 0) return high_shift = 1, round = 0, true;
+  if (shift < 33) return false;
+  return high_shift = shift - 32, round = std::int32_t{1} << (shift - 33), true;
+}
+
+#if defined(__AVX512F__) && defined(__AVX512BW__)
+namespace detail {
+// Zero-masked forms with a full mask: GCC 12's unmasked ones pass an undefined operand that -Wall reports once
+// inlined (PR 105593); the instructions are the same.
+inline constexpr __mmask8 all8 = 0xFF;
+inline constexpr __mmask16 all16 = 0xFFFF;
+}  // namespace detail
+
+// quant::requantize on 16 lanes: |v| * multiplier as unsigned 32x32->64 products of the even and the odd lanes,
+// + 2^(shift-1), >> shift. The magnitude is capped at 2^16 before narrowing (only reals >= 1 can exceed 32 bits):
+// any value that large clamps to the same byte.
+inline __m512i u8s8_requantize16(__m512i v, __m512i mult, __m512i shift, std::int32_t zero_point, std::int32_t lo,
+                                 std::int32_t hi) noexcept {
+  using detail::all8, detail::all16;
+  const __m512i lo32 = _mm512_set1_epi64(0xFFFFFFFF), one = _mm512_set1_epi64(1), cap = _mm512_set1_epi64(0xFFFF);
+  const __m512i mag = _mm512_maskz_abs_epi32(all16, v);
+  const __m512i s_even = _mm512_and_si512(shift, lo32), s_odd = _mm512_maskz_srli_epi64(all8, shift, 32);
+  auto round_shift = [&](__m512i p, __m512i s) {
+    const __m512i half = _mm512_maskz_sllv_epi64(all8, one, _mm512_sub_epi64(s, one));
+    return _mm512_maskz_min_epu64(all8, _mm512_maskz_srlv_epi64(all8, _mm512_add_epi64(p, half), s), cap);
+  };
+  const __m512i p_even = round_shift(_mm512_maskz_mul_epu32(all8, mag, mult), s_even);
+  const __m512i p_odd = round_shift(
+      _mm512_maskz_mul_epu32(all8, _mm512_maskz_srli_epi64(all8, mag, 32), _mm512_maskz_srli_epi64(all8, mult, 32)),
+      s_odd);
+  __m512i r = _mm512_or_si512(p_even, _mm512_maskz_slli_epi64(all8, p_odd, 32));
+  const __m512i zero = _mm512_setzero_si512();
+  r = _mm512_mask_sub_epi32(r, _mm512_cmplt_epi32_mask(v, zero), zero, r);
+  r = _mm512_add_epi32(r, _mm512_set1_epi32(zero_point));
+  r = _mm512_maskz_max_epi32(all16, r, _mm512_set1_epi32(lo));
+  return _mm512_maskz_min_epi32(all16, r, _mm512_set1_epi32(hi));
+}
+
+/// The `high` form on 16 lanes, without zero point and clamp: sign(v) * round(|v| * multiplier / 2^s) (NonNeg:
+/// max(v, 0) instead of |v|, for the caller that clamps negatives away). Two multiplies, one masked dword shuffle
+/// that gathers the products' high halves, a round and a variable shift.
+template <bool NonNeg>
+inline __m512i u8s8_requantize16_high(__m512i v, const std::int32_t* mult, const std::int32_t* shift,
+                                      const std::int32_t* round) noexcept {
+  using detail::all8, detail::all16;
+  const __m512i zero = _mm512_setzero_si512();
+  const __m512i mag = NonNeg ? _mm512_maskz_max_epi32(all16, v, zero) : _mm512_maskz_abs_epi32(all16, v);
+  const __m512i p_even = _mm512_maskz_mul_epu32(all8, mag, _mm512_loadu_si512(mult));
+  const __m512i p_odd =
+      _mm512_maskz_mul_epu32(all8, _mm512_maskz_srli_epi64(all8, mag, 32), _mm512_loadu_si512(mult + 1));
+  // Even lanes take the high dword of p_even's qword, odd lanes already hold p_odd's.
+  __m512i r = _mm512_mask_shuffle_epi32(p_odd, 0x5555, p_even, _MM_PERM_DDBB);
+  r = _mm512_maskz_srlv_epi32(all16, _mm512_add_epi32(r, _mm512_loadu_si512(round)), _mm512_loadu_si512(shift));
+  if constexpr (NonNeg) return r;
+  return _mm512_mask_sub_epi32(r, _mm512_cmplt_epi32_mask(v, zero), zero, r);
+}
+
+/// Four vectors of 16 accumulators, in lane order, requantised with the constants of `st` from column j and packed
+/// to 64 bytes by two saturating pack stages. The packs interleave within 128-bit lanes: byte 16 * l + 4 * q + i
+/// holds vector q's lane 4 * l + i. Vectors from NV on are not needed (their bytes are garbage).
+template <U8S8Requant Mode, int NV = 4>
+inline __m512i u8s8_requantize64(const __m512i (&acc)[4], const U8S8FusedStage& st, std::int64_t j) noexcept {
+  __m512i r[4];
+#pragma GCC unroll 4
+  for (int q = 0; q < 4; ++q) {
+    const std::int64_t c = j + 16 * q;
+    if (q >= NV) {
+      r[q] = _mm512_setzero_si512();
+      continue;
+    }
+    if constexpr (Mode == U8S8Requant::general)
+      r[q] = u8s8_requantize16(acc[q], _mm512_loadu_si512(st.mult + c), _mm512_loadu_si512(st.shift + c),
+                               st.zero_point, st.lo, st.hi);
+    else
+      r[q] = u8s8_requantize16_high<Mode == U8S8Requant::high_nonneg>(acc[q], st.mult + c, st.shift + c,
+                                                                      st.round + c);
+  }
+  __m512i w01 = _mm512_packs_epi32(r[0], r[1]), w23 = _mm512_packs_epi32(r[2], r[3]);
+  if constexpr (Mode == U8S8Requant::general) return _mm512_packus_epi16(w01, w23);  // already in [lo, hi]
+  // Saturated at s16 a value stays beyond [0, 255] after adding any zero point in +-2^14: clamping still agrees.
+  const __m512i zp = _mm512_set1_epi16(static_cast<std::int16_t>(st.zero_point));
+  w01 = _mm512_adds_epi16(w01, zp), w23 = _mm512_adds_epi16(w23, zp);
+  const __m512i b = _mm512_packus_epi16(w01, w23);
+  return _mm512_min_epu8(_mm512_max_epu8(b, _mm512_set1_epi8(static_cast<char>(st.lo))),
+                         _mm512_set1_epi8(static_cast<char>(st.hi)));
+}
+#endif
 
 // ---- portable reference (always compiled) ----
 template <int MR, int NR>
@@ -65,7 +198,7 @@ void u8s8_gemm_scalar(std::int64_t k4, const std::uint8_t* a, std::int64_t a_row
     for (int j = 0; j < NR; ++j) c[i * ldc + j] = accumulate ? c[i * ldc + j] + acc[i][j] : acc[i][j];
 }
 
-#if defined(__AVX512F__) && defined(__AVX512VNNI__)
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VNNI__)
 template <int MR, int NV>
 void u8s8_gemm_avx512vnni(std::int64_t k4, const std::uint8_t* a, std::int64_t a_row, std::int64_t a_group,
                           const std::int8_t* b, std::int32_t* c, std::int64_t ldc, bool accumulate) noexcept {
@@ -94,6 +227,69 @@ void u8s8_gemm_avx512vnni(std::int64_t k4, const std::uint8_t* a, std::int64_t a
       if (accumulate) r = _mm512_add_epi32(r, _mm512_loadu_si512(p));
       _mm512_storeu_si512(p, r);
     }
+}
+
+// The MR x 64 tile again, finished in registers: accumulators start at the column corrections, and each row is
+// requantised, packed to bytes and stored with a byte mask for the last columns. NV < 4 serves a narrow last tile
+// (N = 16, 24, 96, ...: MobileNet's project layers) without the dot products and requantisation of absent columns.
+template <int MR, int NV, U8S8Requant Mode>
+void u8s8_gemm_requant_avx512vnni_body(std::int64_t k4, const std::uint8_t* a, std::int64_t a_row,
+                                       std::int64_t a_group, const std::int8_t* b, const std::int32_t* partial,
+                                       std::int64_t ldp, const U8S8FusedStage& st, std::int64_t rows,
+                                       std::int64_t cols, std::uint8_t* out, std::int64_t ldo) noexcept {
+  __m512i acc[MR][4];
+#pragma GCC unroll 4
+  for (int v = 0; v < 4; ++v) {
+    const __m512i corr = v < NV ? _mm512_loadu_si512(st.corr + 16 * v) : _mm512_setzero_si512();
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i)
+      acc[i][v] = partial && v < NV ? _mm512_add_epi32(corr, _mm512_loadu_si512(partial + i * ldp + 16 * v)) : corr;
+  }
+  for (std::int64_t k = 0; k < k4; ++k) {
+    __m512i bv[NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) bv[v] = _mm512_loadu_si512(b + (k * 4 + v) * 64);
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i) {
+      const __m512i av = _mm512_set1_epi32(detail::load_u32(a + i * a_row + k * a_group));
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_dpbusd_epi32(acc[i][v], av, bv[v]);
+    }
+  }
+  // Dword 4 * l + q of the packed row holds columns 16 * q + 4 * l .. + 3 (see u8s8_requantize64).
+  const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+  const __mmask64 mask = cols >= 64 ? ~__mmask64{0} : (__mmask64{1} << cols) - 1;
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i) {
+    if (i >= rows) break;
+    const __m512i bytes = u8s8_requantize64<Mode, NV>(acc[i], st, 0);
+    _mm512_mask_storeu_epi8(out + i * ldo, mask, _mm512_maskz_permutexvar_epi32(detail::all16, order, bytes));
+  }
+}
+
+template <int MR, U8S8Requant Mode>
+void u8s8_gemm_requant_avx512vnni_mode(std::int64_t k4, const std::uint8_t* a, std::int64_t a_row,
+                                       std::int64_t a_group, const std::int8_t* b, const std::int32_t* partial,
+                                       std::int64_t ldp, const U8S8FusedStage& st, std::int64_t rows,
+                                       std::int64_t cols, std::uint8_t* out, std::int64_t ldo) noexcept {
+  constexpr auto body = []<int NV>() { return &u8s8_gemm_requant_avx512vnni_body<MR, NV, Mode>; };
+  const auto fn = cols <= 16   ? body.template operator()<1>()
+                  : cols <= 32 ? body.template operator()<2>()
+                  : cols <= 48 ? body.template operator()<3>()
+                               : body.template operator()<4>();
+  fn(k4, a, a_row, a_group, b, partial, ldp, st, rows, cols, out, ldo);
+}
+
+template <int MR>
+void u8s8_gemm_requant_avx512vnni(std::int64_t k4, const std::uint8_t* a, std::int64_t a_row, std::int64_t a_group,
+                                  const std::int8_t* b, const std::int32_t* partial, std::int64_t ldp,
+                                  const U8S8FusedStage& st, std::int64_t rows, std::int64_t cols, std::uint8_t* out,
+                                  std::int64_t ldo) noexcept {
+  constexpr auto mode = []<U8S8Requant M>() { return &u8s8_gemm_requant_avx512vnni_mode<MR, M>; };
+  const auto fn = st.mode == U8S8Requant::general ? mode.template operator()<U8S8Requant::general>()
+                  : st.mode == U8S8Requant::high  ? mode.template operator()<U8S8Requant::high>()
+                                                  : mode.template operator()<U8S8Requant::high_nonneg>();
+  fn(k4, a, a_row, a_group, b, partial, ldp, st, rows, cols, out, ldo);
 }
 #endif
 
@@ -180,8 +376,10 @@ void u8s8_gemm_neondot(std::int64_t k4, const std::uint8_t* a, std::int64_t, std
 
 /// Every kernel compiled for this target, best first; the scalar reference is always there (tests sweep them all).
 inline constexpr auto u8s8_kernels = std::to_array<U8S8Ukernel>({
-#if defined(__AVX512F__) && defined(__AVX512VNNI__)
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VNNI__)
   // 6 x 64: 24 of 32 zmm accumulate, as in the f32 kernel; 8x48, 12x32, 14x32 measured within noise on Zen 5.
+  // Its fused variant (u8s8_gemm_requant_avx512vnni<6>) stays unregistered: on Zen 5 it measured 0.5-1.0x the
+  // unfused GEMM on MobileNet's 1x1 layers (requantising beside 24 live accumulators spills).
   {"u8s8-gemm-6x64c4-avx512vnni", 6, 64, &u8s8_gemm_avx512vnni<6, 4>},
 #endif
 #if defined(__AVXVNNI__)
@@ -241,34 +439,7 @@ inline void u8s8_requantize_scalar(const std::int32_t* acc, std::int64_t j0, std
   }
 }
 
-#if defined(__AVX512F__)
-// quant::multiply_by_quantized_multiplier on 16 lanes: |v| * multiplier as unsigned 32x32->64 products of the
-// even and the odd lanes, + 2^(shift-1), >> shift. The magnitude is capped at 2^16 before narrowing (only
-// reals >= 1 can exceed 32 bits): any value that large clamps to the same byte.
-inline __m512i u8s8_requantize16(__m512i v, __m512i mult, __m512i shift, const U8S8Epilogue& e) noexcept {
-  // Zero-masked forms with a full mask throughout: GCC 12's unmasked ones pass an undefined operand that -Wall
-  // reports once inlined (PR 105593); the instructions are the same.
-  constexpr __mmask8 all8 = 0xFF;
-  constexpr __mmask16 all16 = 0xFFFF;
-  const __m512i lo32 = _mm512_set1_epi64(0xFFFFFFFF), one = _mm512_set1_epi64(1), cap = _mm512_set1_epi64(0xFFFF);
-  const __m512i mag = _mm512_maskz_abs_epi32(all16, v);
-  const __m512i s_even = _mm512_and_si512(shift, lo32), s_odd = _mm512_maskz_srli_epi64(all8, shift, 32);
-  auto round_shift = [&](__m512i p, __m512i s) {
-    const __m512i half = _mm512_maskz_sllv_epi64(all8, one, _mm512_sub_epi64(s, one));
-    return _mm512_maskz_min_epu64(all8, _mm512_maskz_srlv_epi64(all8, _mm512_add_epi64(p, half), s), cap);
-  };
-  const __m512i p_even = round_shift(_mm512_maskz_mul_epu32(all8, mag, mult), s_even);
-  const __m512i p_odd = round_shift(
-      _mm512_maskz_mul_epu32(all8, _mm512_maskz_srli_epi64(all8, mag, 32), _mm512_maskz_srli_epi64(all8, mult, 32)),
-      s_odd);
-  __m512i r = _mm512_or_si512(p_even, _mm512_maskz_slli_epi64(all8, p_odd, 32));
-  const __m512i zero = _mm512_setzero_si512();
-  r = _mm512_mask_sub_epi32(r, _mm512_cmplt_epi32_mask(v, zero), zero, r);
-  r = _mm512_add_epi32(r, _mm512_set1_epi32(e.zero_point));
-  r = _mm512_maskz_max_epi32(all16, r, _mm512_set1_epi32(e.lo));
-  return _mm512_maskz_min_epi32(all16, r, _mm512_set1_epi32(e.hi));
-}
-
+#if defined(__AVX512F__) && defined(__AVX512BW__)
 inline void u8s8_requantize_avx512(const std::int32_t* acc, std::int64_t j0, std::int64_t n, const U8S8Epilogue& e,
                                    std::uint8_t* out) noexcept {
   const __m512i zpa = _mm512_set1_epi32(e.a_zero_point);
@@ -280,7 +451,8 @@ inline void u8s8_requantize_avx512(const std::int32_t* acc, std::int64_t j0, std
     if (e.bias) v = _mm512_add_epi32(v, _mm512_maskz_loadu_epi32(mask, e.bias + g));
     // Masked-off lanes get shift 1, keeping the rounding shift in range.
     const __m512i shift = _mm512_mask_loadu_epi32(_mm512_set1_epi32(1), mask, e.shift + g);
-    const __m512i r = u8s8_requantize16(v, _mm512_maskz_loadu_epi32(mask, e.multiplier + g), shift, e);
+    const __m512i r =
+        u8s8_requantize16(v, _mm512_maskz_loadu_epi32(mask, e.multiplier + g), shift, e.zero_point, e.lo, e.hi);
     _mm512_mask_cvtepi32_storeu_epi8(out + j, mask, r);
   }
 }
@@ -324,7 +496,7 @@ inline void u8s8_requantize_avx2(const std::int32_t* acc, std::int64_t j0, std::
 /// Row of n u8 outputs from columns [j0, j0 + n) (`acc` points at column j0's accumulator).
 inline void u8s8_output_u8(const std::int32_t* acc, std::int64_t j0, std::int64_t n, const U8S8Epilogue& e,
                            std::uint8_t* out) noexcept {
-#if defined(__AVX512F__) && !defined(PRIMSEL_FORCE_SCALAR)
+#if defined(__AVX512F__) && defined(__AVX512BW__) && !defined(PRIMSEL_FORCE_SCALAR)
   u8s8_requantize_avx512(acc, j0, n, e, out);
 #elif defined(__AVX2__) && !defined(PRIMSEL_FORCE_SCALAR)
   u8s8_requantize_avx2(acc, j0, n, e, out);
