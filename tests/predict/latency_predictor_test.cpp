@@ -1,0 +1,270 @@
+#include "primsel/predict/latency_predictor.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "primsel/predict/collect.hpp"
+#include "primsel/search/greedy.hpp"
+#include "primsel/zoo/zoo.hpp"
+
+using namespace primsel;
+using namespace primsel::predict;
+
+namespace {
+
+ConvDesc layer(std::int64_t ic, std::int64_t oc, std::int64_t hw, std::int64_t k, std::int64_t stride) {
+  std::string s = "mb1ic" + std::to_string(ic) + "ih" + std::to_string(hw) + "oc" + std::to_string(oc) + "kh" +
+                  std::to_string(k) + "ph" + std::to_string(k / 2) + "sh" + std::to_string(stride);
+  return parse_conv_desc(s).value();
+}
+
+/// A made-up device whose times follow a known power law of the layer: ms = c * macs^0.9 * out_bytes^0.15, with c
+/// per primitive. log(ms) is then linear in the log-features, which the ridge model must recover.
+double power_law_ms(const ConvDesc& d, const std::string& primitive) {
+  const double c = primitive == "im2col_gemm" ? 2e-7 : 5e-7;
+  return c * std::pow(double(d.macs()), 0.9) * std::pow(double(d.output_elements() * 4), 0.15);
+}
+
+std::vector<ConvDesc> layers(int salt) {
+  std::vector<ConvDesc> out;
+  for (std::int64_t ic : {3, 16, 32, 64, 96, 128, 256})
+    for (std::int64_t oc : {16, 24, 64, 128, 256})
+      for (std::int64_t hw : {7, 14, 28, 56})
+        for (std::int64_t k : {1, 3, 5})
+          if ((ic + oc + hw + k + salt) % 3 == 0) out.push_back(layer(ic, oc, hw, k, hw > 14 && k == 3 ? 2 : 1));
+  return out;
+}
+
+std::vector<Sample> power_law_samples(const std::vector<ConvDesc>& ls, double slowdown = 1.0) {
+  std::vector<Sample> s;
+  for (const ConvDesc& d : ls)
+    for (const std::string p : {"im2col_gemm", "direct_nchwc"}) s.push_back({d, p, 1, slowdown * power_law_ms(d, p)});
+  return s;
+}
+
+/// The header and model numbers of a serialised predictor, as to_cpp_header() would write them.
+struct Tables {
+  std::vector<double> header;
+  std::vector<std::string> names;
+  std::vector<std::vector<double>> numbers;
+  std::vector<EmbeddedModel> models;
+  EmbeddedPredictor view() {
+    models.clear();
+    for (std::size_t i = 0; i < names.size(); ++i) models.push_back({names[i], numbers[i]});
+    return {LatencyPredictor::format_version, header, models};
+  }
+};
+Tables tables_of(const std::string& text) {
+  Tables t;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream ls(line);
+    std::string tag, name;
+    ls >> tag;
+    if (tag != "header" && tag != "model") continue;
+    if (tag == "model") ls >> name;
+    std::size_t n = 0;
+    ls >> n;
+    std::vector<double> v(n);
+    for (double& x : v) ls >> x;
+    if (tag == "header")
+      t.header = v;
+    else
+      t.names.push_back(name), t.numbers.push_back(v);
+  }
+  return t;
+}
+
+}  // namespace
+
+TEST_CASE("ridge recovers a power law from synthetic samples") {
+  const std::vector<Sample> train = power_law_samples(layers(0));
+  const LatencyPredictor p = LatencyPredictor::train(train, {.kind = PredictorKind::ridge, .lambda = 1e-3}).value();
+  CHECK(p.primitives().size() == 2);
+  // Held-out layers inside the training range: within 2% (the law is exactly linear in the log-features; what is
+  // left is the tiny ridge penalty).
+  for (const ConvDesc& d : layers(1))
+    for (const std::string prim : {"im2col_gemm", "direct_nchwc"}) {
+      INFO(to_string(d) << " " << prim);
+      const Prediction got = p.predict(d, prim, 1);
+      CHECK(got.known_primitive);
+      CHECK(got.ms == Approx(power_law_ms(d, prim)).epsilon(0.02));
+      CHECK(got.log_sigma < 0.1);
+    }
+}
+
+TEST_CASE("ridge_knn keeps ridge's accuracy on a power law") {
+  const LatencyPredictor p =
+      LatencyPredictor::train(power_law_samples(layers(0)), {.kind = PredictorKind::ridge_knn, .lambda = 1e-3}).value();
+  for (const ConvDesc& d : layers(1))
+    CHECK(p.predict(d, "direct_nchwc", 1).ms == Approx(power_law_ms(d, "direct_nchwc")).epsilon(0.02));
+}
+
+TEST_CASE("knn predicts a power law within its neighbours' spread") {
+  const LatencyPredictor p =
+      LatencyPredictor::train(power_law_samples(layers(0)), {.kind = PredictorKind::knn}).value();
+  // kNN interpolates between neighbouring layers: correct in order of magnitude, not exactly.
+  for (const ConvDesc& d : layers(1)) {
+    const Prediction got = p.predict(d, "im2col_gemm", 1);
+    CHECK(std::abs(std::log(got.ms / power_law_ms(d, "im2col_gemm"))) < 1.0);
+  }
+}
+
+TEST_CASE("uncertainty is larger for an unknown primitive and away from the training data") {
+  for (PredictorKind kind : {PredictorKind::ridge, PredictorKind::knn, PredictorKind::ridge_knn}) {
+    const LatencyPredictor p = LatencyPredictor::train(power_law_samples(layers(0)), {.kind = kind}).value();
+    const ConvDesc d = layer(64, 64, 28, 3, 1);
+    const Prediction known = p.predict(d, "im2col_gemm", 1);
+    const Prediction unknown = p.predict(d, "mystery_conv", 1);
+    CHECK(known.known_primitive);
+    CHECK_FALSE(unknown.known_primitive);
+    CHECK(unknown.ms > 0);
+    CHECK(unknown.log_sigma > known.log_sigma);
+    // Only 1-thread samples: 8 threads is extrapolation.
+    CHECK(p.predict(d, "im2col_gemm", 8).log_sigma > known.log_sigma);
+  }
+}
+
+TEST_CASE("calibrate() fixes a constant device slowdown from 5 samples") {
+  LatencyPredictor p = LatencyPredictor::train(power_law_samples(layers(0)), {.lambda = 1e-3}).value();
+  const std::vector<ConvDesc> other = layers(2);
+  std::vector<double> before;
+  for (const ConvDesc& d : other) before.push_back(p.predict(d, "direct_nchwc", 1).ms);
+  // The new device is 2.5x slower everywhere; five of its layers (of both primitives) are measured.
+  const std::vector<Sample> slow = power_law_samples(other, 2.5);
+  p.calibrate(std::span(slow).first(5));
+  // Within the 2% the trained model itself has (ridge test above).
+  for (std::size_t i = 0; i < other.size(); ++i) {
+    CHECK(p.predict(other[i], "direct_nchwc", 1).ms ==
+          Approx(2.5 * power_law_ms(other[i], "direct_nchwc")).epsilon(0.02));
+    CHECK(p.predict(other[i], "im2col_gemm", 1).ms ==
+          Approx(2.5 * power_law_ms(other[i], "im2col_gemm")).epsilon(0.02));
+  }
+  // Calibrating again starts over rather than compounding; an empty set removes it.
+  const double once = p.predict(other[0], "direct_nchwc", 1).ms;
+  p.calibrate(std::span(slow).first(5));
+  CHECK(p.predict(other[0], "direct_nchwc", 1).ms == Approx(once).epsilon(1e-12));
+  p.calibrate({});
+  CHECK(p.predict(other[0], "direct_nchwc", 1).ms == Approx(before[0]).epsilon(1e-9));
+}
+
+TEST_CASE("serialize/parse and the embedded tables give identical predictions") {
+  for (PredictorKind kind : {PredictorKind::ridge, PredictorKind::knn, PredictorKind::ridge_knn}) {
+    LatencyPredictor p = LatencyPredictor::train(power_law_samples(layers(0)), {.kind = kind}).value();
+    const std::vector<Sample> slow = power_law_samples(layers(2), 1.7);
+    p.calibrate(std::span(slow).first(4));  // the calibration travels too
+    const std::string text = p.serialize();
+    const LatencyPredictor q = LatencyPredictor::parse(text).value();
+    Tables t = tables_of(text);
+    const LatencyPredictor e = LatencyPredictor::from_embedded(t.view()).value();
+    CHECK(q.serialize() == text);
+    CHECK(q.kind() == kind);
+    for (const ConvDesc& d : layers(1))
+      for (const std::string prim : {"im2col_gemm", "direct_nchwc", "unseen"}) {
+        const Prediction a = p.predict(d, prim, 1), b = q.predict(d, prim, 1), c = e.predict(d, prim, 1);
+        CHECK(a.ms == b.ms);
+        CHECK(a.log_sigma == b.log_sigma);
+        CHECK(a.ms == c.ms);
+        CHECK(a.log_sigma == c.log_sigma);
+        CHECK(a.known_primitive == b.known_primitive);
+      }
+    // The generated header holds the same tables.
+    const std::string h = p.to_cpp_header("my_device");
+    CHECK(h.find("inline constexpr EmbeddedPredictor my_device{1, my_device_header, my_device_models};") !=
+          std::string::npos);
+    CHECK(h.find("{\"im2col_gemm\", my_device_model") != std::string::npos);
+    CHECK(h.find("{\"*\", my_device_model2}") != std::string::npos);
+  }
+}
+
+TEST_CASE("corrupt, truncated and wrong-version predictor files are errors, never crashes") {
+  const LatencyPredictor p = LatencyPredictor::train(power_law_samples(layers(0))).value();
+  const std::string text = p.serialize();
+  auto error_of = [](std::string_view s) {
+    auto r = LatencyPredictor::parse(s);
+    return r ? std::string() : std::string(r.error().what());
+  };
+  CHECK_THAT(error_of(""), Catch::Contains("does not start with"));
+  CHECK_THAT(error_of("hello\n"), Catch::Contains("does not start with"));
+  std::string v2 = text;
+  v2.replace(v2.find(" 1\n"), 3, " 2\n");
+  CHECK_THAT(error_of(v2), Catch::Contains("version 2, this build reads version 1"));
+  CHECK_THAT(error_of(text.substr(0, text.size() / 2)), Catch::Contains("truncated"));
+  std::string flipped = text;
+  const std::size_t digit = flipped.find_first_of("123456789", flipped.find("model "));
+  flipped[digit] = flipped[digit] == '9' ? '8' : '9';
+  CHECK_THAT(error_of(flipped), Catch::Contains("checksum mismatch"));
+  // Every truncation fails cleanly (short of the final newline, which a complete file may lack).
+  for (std::size_t n = 0; n + 1 < text.size(); n += 97) {
+    INFO("first " << n << " of " << text.size() << " bytes");
+    CHECK_FALSE(error_of(text.substr(0, n)).empty());
+  }
+
+  // Tables that pass the checksum but are inconsistent (as a hand-made embedded table might be).
+  Tables t = tables_of(text);
+  t.header[1] = 3;
+  CHECK_THAT(std::string(LatencyPredictor::from_embedded(t.view()).error().what()), Catch::Contains("3 features"));
+  t = tables_of(text);
+  t.numbers[0].pop_back();
+  CHECK_THAT(std::string(LatencyPredictor::from_embedded(t.view()).error().what()),
+             Catch::Contains("numbers, its sizes say"));
+  t = tables_of(text);
+  t.names.pop_back(), t.numbers.pop_back();
+  CHECK_THAT(std::string(LatencyPredictor::from_embedded(t.view()).error().what()), Catch::Contains("generic model"));
+  t = tables_of(text);
+  t.numbers[0][3] = 1e300;
+  CHECK_FALSE(LatencyPredictor::from_embedded(t.view()).ok());
+  EmbeddedPredictor wrong = t.view();
+  wrong.version = 7;
+  CHECK_THAT(std::string(LatencyPredictor::from_embedded(wrong).error().what()), Catch::Contains("version 7"));
+}
+
+TEST_CASE("training needs samples with positive times") {
+  CHECK_FALSE(LatencyPredictor::train(std::vector<Sample>{}).ok());
+  std::vector<Sample> s = power_law_samples(layers(0));
+  s[3].ms = 0;
+  CHECK_THAT(std::string(LatencyPredictor::train(s).error().what()), Catch::Contains("positive time"));
+}
+
+TEST_CASE("collect_samples gives one sample per conv candidate of a measured lenet5") {
+  auto net = Network<Greedy>::create(zoo::build("lenet5", {.calibrate = false}).value()).value();
+  CHECK(collect_samples(net, 1).empty());  // nothing measured yet
+  REQUIRE(net.measure({.measure = {.warmup = 0, .min_runs = 1, .max_runs = 1}}).ok());
+  const std::vector<Sample> s = collect_samples(net, 1, "lenet5");
+  std::size_t expected = 0;
+  const Graph& g = net.graph();
+  for (std::size_t i = 0; i < g.nodes().size(); ++i)
+    if (g.nodes()[i].op == OpKind::Conv) expected += net.report().layers[i].candidates.size();
+  REQUIRE(expected > 0);
+  CHECK(s.size() == expected);
+  std::size_t at = 0;
+  for (std::size_t i = 0; i < g.nodes().size(); ++i) {
+    if (g.nodes()[i].op != OpKind::Conv) continue;
+    const LayerBinding& l = net.report().layers[i];
+    for (std::size_t c = 0; c < l.candidates.size(); ++c, ++at) {
+      CHECK(s[at].desc == conv_desc(g, g.nodes()[i]));
+      CHECK(s[at].primitive == l.candidates[c]);
+      CHECK(s[at].ms == l.ms[c]);
+      CHECK(s[at].threads == 1);
+      CHECK(s[at].source == "lenet5");
+    }
+  }
+  // The samples file round-trips, and a damaged one names its line.
+  const auto back = parse_samples(write_samples(s)).value();
+  REQUIRE(back.size() == s.size());
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    CHECK(back[i].desc == s[i].desc);
+    CHECK(back[i].primitive == s[i].primitive);
+    CHECK(back[i].ms == Approx(s[i].ms).epsilon(1e-8));
+  }
+  CHECK_THAT(std::string(parse_samples("primsel-samples 1\nsample x y 1 -2 mb1ic1ih8oc1kh3\n").error().what()),
+             Catch::Contains("line 2"));
+  CHECK_FALSE(parse_samples("nonsense").ok());
+  // A predictor trains on them.
+  CHECK(LatencyPredictor::train(s).ok());
+}
