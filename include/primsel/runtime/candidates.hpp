@@ -14,6 +14,7 @@
 #include "primsel/graph/graph.hpp"
 #include "primsel/primitives/concept.hpp"
 #include "primsel/primitives/depthwise.hpp"
+#include "primsel/primitives/int8/ops_u8.hpp"
 #include "primsel/primitives/int8/quant_concept.hpp"
 #include "primsel/primitives/ops/concat.hpp"
 #include "primsel/primitives/ops/eltwise.hpp"
@@ -90,6 +91,67 @@ inline Candidate op_candidate(std::string_view op, Layout l, Runner run) {
   std::string name(op);
   name += l == Layout::nchw ? "_nchw" : "_nchwc";
   return Candidate{std::move(name), Format{l}, Format{l}, 0, 0, [run = std::move(run)]() -> Expected<Runner> { return run; }};
+}
+
+/// A non-convolution op on u8 NHWC (primitives/int8/ops_u8.hpp), named "<op>_u8".
+inline Candidate u8_op_candidate(std::string_view op, Runner run) {
+  return Candidate{std::string(op) + "_u8", u8_nhwc, u8_nhwc, 0, 0,
+                   [run = std::move(run)]() -> Expected<Runner> { return run; }};
+}
+
+/// The u8 versions of a 4-D non-convolution node whose data inputs and output are all calibrated: pooling,
+/// Relu/Clip, same-shape Add and channel Concat stay in u8 between int8 convolutions instead of dequantising.
+inline void append_u8_op_candidates(const Graph& g, const Node& n, const Calibration& quant, std::vector<Candidate>& out) {
+  for (ValueId v : n.inputs)
+    if (v != no_value && !g.value(v).is_constant() && (g.value(v).shape.rank() != 4 || !quant.of(v))) return;
+  const auto y = quant.of(n.outputs[0]);
+  if (!y || g.value(n.outputs[0]).shape.rank() != 4) return;
+  switch (n.op) {
+    case OpKind::MaxPool:
+    case OpKind::AveragePool: {
+      const PoolParams p = n.get<PoolParams>();
+      if (n.op == OpKind::MaxPool) {
+        if (!ops::MaxPoolU8::supports(p)) break;
+        out.push_back(u8_op_candidate("maxpool", [p](std::span<const ConstTensorView> in, TensorView t, const Context& c) {
+          ops::MaxPoolU8::run(in[0], p, t, c.pool);
+        }));
+      } else {
+        if (!ops::AveragePoolU8::supports(p)) break;
+        out.push_back(u8_op_candidate("avgpool", [p](std::span<const ConstTensorView> in, TensorView t, const Context& c) {
+          ops::AveragePoolU8::run(in[0], p, t, c.pool);
+        }));
+      }
+      break;
+    }
+    case OpKind::GlobalAveragePool:
+      if (!ops::GlobalAveragePoolU8::supports(g.value(n.inputs[0]).shape)) break;
+      out.push_back(u8_op_candidate("gap", [](std::span<const ConstTensorView> in, TensorView t, const Context& c) {
+        ops::GlobalAveragePoolU8::run(in[0], t, c.pool);
+      }));
+      break;
+    case OpKind::Relu:
+    case OpKind::Clip: {
+      const Activation a = n.op == OpKind::Relu ? Activation::relu()
+                                                : Activation{n.get<ClipParams>().min, n.get<ClipParams>().max};
+      out.push_back(u8_op_candidate("clamp", [a](std::span<const ConstTensorView> in, TensorView t, const Context& c) {
+        ops::ClampU8::run(in[0], t, a, c.pool);
+      }));
+      break;
+    }
+    case OpKind::Add:
+      if (n.inputs.size() != 2 || !ops::AddU8::supports(*quant.of(n.inputs[0]), *quant.of(n.inputs[1]), *y)) break;
+      out.push_back(u8_op_candidate("add", [](std::span<const ConstTensorView> in, TensorView t, const Context& c) {
+        ops::AddU8::run(in[0], in[1], t, Activation{}, c.pool);
+      }));
+      break;
+    case OpKind::Concat:
+      out.push_back(u8_op_candidate("concat", [](std::span<const ConstTensorView> in, TensorView t, const Context& c) {
+        ops::ConcatU8::run(in, t, c.pool);
+      }));
+      break;
+    default:
+      break;
+  }
 }
 
 /// The fast implementations of a non-convolution node, one candidate per layout they run in; empty when the
@@ -232,6 +294,8 @@ Expected<std::vector<Candidate>> node_candidates(const Graph& g, std::size_t ind
     return out;
   }
   out = detail::op_candidates(g, n, threads);
+  // Only beside an f32 implementation (which checked the attributes, e.g. a same-shape Add, a channel Concat).
+  if (!out.empty() && quant) detail::append_u8_op_candidates(g, n, *quant, out);
   if (!out.empty()) return out;
   const Graph* graph = &g;
   out.push_back(Candidate{"reference", Format{}, Format{}, 0, 0, [graph, index]() -> Expected<Runner> {

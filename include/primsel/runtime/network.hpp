@@ -127,7 +127,7 @@ struct BindReport {
   std::size_t weight_bytes = 0, arena_bytes = 0, workspace_bytes = 0;
   std::size_t total_bytes() const noexcept { return weight_bytes + arena_bytes + workspace_bytes; }
   int conversions = 0;  ///< format conversions inserted between layers (and at the boundary)
-  int int8_layers = 0;  ///< layers bound to an int8 primitive
+  int int8_layers = 0;  ///< layers bound to an int8 (u8-output) primitive: convolutions and the ops between them
   /// Relative output error of the binding on the calibration samples (checked when int8 layers are chosen under a
   /// finite accuracy budget); negative: not measured.
   double output_error = -1;
@@ -598,7 +598,7 @@ class Network {
         if (cands_[i][c].output_format.dtype == DType::f32 &&
             (best < 0 || problem_.nodes[i].cost[c] < problem_.nodes[i].cost[static_cast<std::size_t>(best)]))
           best = static_cast<int>(c);
-      binding[i] = best;  // a node with an int8 candidate is a Conv: it always has an f32 one
+      binding[i] = best;  // u8 candidates only come beside f32 ones
     }
     const SearchResult kept = report_.search;
     report_.search.binding = std::move(binding);
