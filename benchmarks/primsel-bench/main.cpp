@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -164,6 +165,16 @@ int run(const BenchOptions& opt) {
   // Measure and search, with progress on stderr.
   const bool tty = isatty(STDERR_FILENO) != 0;
   BindOptions o{.threads = opt.threads, .seed = opt.seed, .budget_ms = opt.budget_ms};
+  o.precision = opt.mixed ? Precision::mixed : Precision::f32;
+  o.accuracy_budget = opt.accuracy_budget;
+  o.memory_budget = opt.memory_budget;
+  if (opt.mixed) {  // the --input image first (real data), then seeded random ones
+    std::vector<Tensor> samples;
+    if (!opt.input.empty()) samples.push_back(x);
+    for (int i = static_cast<int>(samples.size()); i < opt.calibration; ++i)
+      samples.push_back(zoo::random_input(in_shape, opt.seed + 1000 + static_cast<std::uint64_t>(i)));
+    if (Status s = net.calibrate(samples); !s) return fail(s.error().what());
+  }
   if (!opt.no_cache) o.cache_path = opt.cache.empty() ? default_cache_path(opt.model, opt.threads) : opt.cache;
   double last_print = -1e9;
   if (!opt.quiet)
@@ -194,6 +205,22 @@ int run(const BenchOptions& opt) {
     const double ms = time_network(net, x, baseline_runs).median;
     if (best_single.empty() || ms < best_single_ms) best_single = std::string(P::name), best_single_ms = ms;
   });
+  // Mixed precision: the same measurements restricted to f32 candidates, optimally bound: what int8 buys.
+  double f32_only_ms = 0;
+  std::size_t f32_only_bytes = 0;
+  if (opt.mixed) {
+    std::vector<std::vector<char>> keep;
+    for (const SearchNode& n : net.problem().nodes) {
+      keep.emplace_back();
+      for (const std::string& c : n.candidates) keep.back().push_back(!c.ends_with("_u8s8") && !c.ends_with("_u8"));
+    }
+    std::vector<std::vector<int>> index;
+    SearchResult f32 = Exact<>::search(restrict_problem(net.problem(), keep, index));
+    for (std::size_t i = 0; i < f32.binding.size(); ++i) f32.binding[i] = index[i][static_cast<std::size_t>(f32.binding[i])];
+    if (Status s = net.bind_binding(f32, "f32-only", o); !s) return fail(s.error().what());
+    f32_only_ms = time_network(net, x, opt.runs).median;
+    f32_only_bytes = net.report().total_bytes();
+  }
   if (Status s = bind_searcher(net, opt.searcher, o); !s) return fail(s.error().what());
   const BindReport report = net.report();
   const Latency latency = time_network(net, x, opt.runs);
@@ -257,8 +284,20 @@ int run(const BenchOptions& opt) {
   std::printf("measured in %.0f ms%s%s, searched in %.1f ms%s\n", measure_ms, from_cache ? " (from the cache)" : "",
               net.report().budget_exceeded ? " (budget exceeded: later candidates timed once)" : "",
               report.search_ms, report.searched_from_cache ? " (from the cache)" : "");
-  std::printf("memory: weights %.1f MiB, activations %.1f MiB, workspace %.1f MiB\n", weights / 1048576.0,
-              static_cast<double>(report.arena_bytes) / 1048576.0, static_cast<double>(report.workspace_bytes) / 1048576.0);
+  std::printf("memory: weights %.2f MiB (model: %.2f MiB), activations %.2f MiB, workspace %.2f MiB = %.2f MiB\n",
+              static_cast<double>(report.weight_bytes) / 1048576.0, weights / 1048576.0,
+              static_cast<double>(report.arena_bytes) / 1048576.0, static_cast<double>(report.workspace_bytes) / 1048576.0,
+              static_cast<double>(report.total_bytes()) / 1048576.0);
+  if (opt.mixed) {
+    std::printf("precision: %d of %zu layers in int8; output error %s (budget %g) on %d calibration input(s)\n",
+                report.int8_layers, report.layers.size(),
+                report.output_error < 0 ? "not measured" : std::to_string(report.output_error).c_str(),
+                opt.accuracy_budget, opt.calibration);
+    std::printf("f32-only binding (exact, same measurements): %.3f ms, %.2f MiB -> mixed is %.2fx faster, %.2fx smaller\n",
+                f32_only_ms, static_cast<double>(f32_only_bytes) / 1048576.0, f32_only_ms / latency.median,
+                static_cast<double>(f32_only_bytes) / static_cast<double>(std::max<std::size_t>(report.total_bytes(), 1)));
+  }
+  for (const std::string& note : report.budget_notes) std::printf("budget: %s\n", note.c_str());
 
   if (opt.compare_searchers || !opt.plot.empty()) {
     const SearchResult random = RandomSearch<RandomConfig{.samples = 2000}>::search(net.problem(), {.seed = opt.seed});
@@ -319,7 +358,18 @@ int run(const BenchOptions& opt) {
     j.reference_ms = reference_ms;
     j.best_single_primitive = best_single;
     j.best_single_ms = best_single_ms;
-    j.weights_bytes = weights;
+    j.weights_bytes = static_cast<long long>(report.weight_bytes);
+    char extra[512];
+    std::snprintf(extra, sizeof extra,
+                  "{\"mode\": \"%s\", \"int8_layers\": %d, \"output_error\": %s, \"accuracy_budget\": %s, "
+                  "\"memory_budget_bytes\": %zu, \"total_bytes\": %zu, \"model_weights_bytes\": %lld, "
+                  "\"f32_only_ms\": %s, \"f32_only_total_bytes\": %zu}",
+                  opt.mixed ? "mixed" : "f32", report.int8_layers,
+                  report.output_error < 0 ? "null" : bench::json_number(report.output_error).c_str(),
+                  std::isfinite(opt.accuracy_budget) ? bench::json_number(opt.accuracy_budget).c_str() : "null",
+                  opt.memory_budget, report.total_bytes(), weights, opt.mixed ? bench::json_number(f32_only_ms).c_str() : "null",
+                  f32_only_bytes);
+    j.precision = extra;
     j.peak_activation_bytes = static_cast<long long>(report.arena_bytes);
     j.workspace_bytes = static_cast<long long>(report.workspace_bytes);
     std::ofstream f(opt.json, std::ios::trunc);

@@ -1,6 +1,7 @@
 // primsel-bench's command line: parsed into BenchOptions, or one clear error line naming the bad argument.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <optional>
@@ -19,7 +20,8 @@ inline constexpr std::string_view usage =
     "                     [--input-shape NxCxHxW] [--threads N] [--runs R] [--budget-ms B] [--cache FILE] [--no-cache] [--seed S]\n"
     "                     [--input in.bin] [--output out.bin] [--json report.json] [--plot trace.svg]\n"
     "                     [--compare-searchers] [--emit-binding binding.hpp] [--list] [--quiet]\n"
-    "                     [--throughput [--simulate BIG+LITTLE:SLOWDOWN] [--no-pin]]   (e.g. --simulate 4+4:2.5)\n";
+    "                     [--throughput [--simulate BIG+LITTLE:SLOWDOWN] [--no-pin]]   (e.g. --simulate 4+4:2.5)\n"
+    "                     [--precision f32|mixed [--calibration N] [--accuracy-budget E]] [--memory-budget BYTES[K|M|G]]\n";
 
 struct BenchOptions {
   std::string model;
@@ -41,6 +43,12 @@ struct BenchOptions {
   /// LITTLE cores S times slower; 0 big cores: no simulation.
   int sim_big = 0, sim_little = 0;
   double sim_slowdown = 1.0;
+  /// --precision mixed: int8 per layer where the search finds it faster, within --accuracy-budget (relative output
+  /// error on the --calibration inputs, seeded random unless the model's own data is given with --input).
+  bool mixed = false;
+  int calibration = 8;
+  double accuracy_budget = 0.01;
+  std::size_t memory_budget = 0;  ///< bytes of weights + activations + scratch, 0: none
 };
 
 namespace detail {
@@ -68,6 +76,10 @@ inline Expected<Shape> shape(std::string_view flag, const std::string& text) {
   return s;
 }
 }  // namespace detail
+
+inline bool has(const std::vector<std::string>& args, std::string_view flag) {
+  return std::find(args.begin(), args.end(), flag) != args.end();
+}
 
 inline Expected<BenchOptions> parse_options(const std::vector<std::string>& args) {
   BenchOptions o;
@@ -136,6 +148,27 @@ inline Expected<BenchOptions> parse_options(const std::vector<std::string>& args
       if (slow.empty() || *end != '\0' || !(o.sim_slowdown >= 1.0 && o.sim_slowdown <= 100.0))
         return Error(ErrorCode::invalid_argument, "--simulate: the LITTLE cores' slowdown must be a number in [1, 100], got '" + slow + "'");
       o.sim_big = static_cast<int>(big), o.sim_little = static_cast<int>(little);
+    } else if (a == "--precision") {
+      PRIMSEL_ASSIGN_OR_RETURN(const std::string v, value());
+      if (v != "f32" && v != "mixed") return Error(ErrorCode::invalid_argument, "--precision expects f32 or mixed, got '" + v + "'");
+      o.mixed = v == "mixed";
+    } else if (a == "--calibration") {
+      PRIMSEL_ASSIGN_OR_RETURN(const std::string v, value());
+      PRIMSEL_ASSIGN_OR_RETURN(const long long n, detail::integer(a, v, 1, 10000));
+      o.calibration = static_cast<int>(n);
+    } else if (a == "--accuracy-budget") {
+      PRIMSEL_ASSIGN_OR_RETURN(const std::string v, value());
+      char* end = nullptr;
+      const double e = std::strtod(v.c_str(), &end);
+      if (v.empty() || *end != '\0' || !(e >= 0))
+        return Error(ErrorCode::invalid_argument, "--accuracy-budget expects a relative error >= 0 (e.g. 0.01, or inf), got '" + v + "'");
+      o.accuracy_budget = e;
+    } else if (a == "--memory-budget") {
+      PRIMSEL_ASSIGN_OR_RETURN(const std::string v, value());
+      const char unit = v.empty() ? '\0' : v.back();
+      const int shift = unit == 'K' ? 10 : unit == 'M' ? 20 : unit == 'G' ? 30 : 0;
+      PRIMSEL_ASSIGN_OR_RETURN(const long long b, detail::integer(a, shift ? v.substr(0, v.size() - 1) : v, 1, 1ll << 40));
+      o.memory_budget = static_cast<std::size_t>(b) << shift;
     } else if (a == "--compare-searchers") {
       o.compare_searchers = true;
     } else if (a == "--list") {
@@ -150,6 +183,8 @@ inline Expected<BenchOptions> parse_options(const std::vector<std::string>& args
   }
   if (!o.list && !o.help && o.model.empty()) return Error(ErrorCode::invalid_argument, "--model is required");
   if (o.no_cache && !o.cache.empty()) return Error(ErrorCode::invalid_argument, "--cache and --no-cache contradict");
+  if (!o.mixed && (has(args, "--calibration") || has(args, "--accuracy-budget")))
+    return Error(ErrorCode::invalid_argument, "--calibration and --accuracy-budget need --precision mixed");
   if (o.sim_big > 0 && !o.throughput) return Error(ErrorCode::invalid_argument, "--simulate needs --throughput");
   return o;
 }

@@ -85,6 +85,8 @@ struct JsonReport {
   long long weights_bytes = 0, peak_activation_bytes = 0, workspace_bytes = 0;
   /// --throughput's object (the schema welcomes extra fields), already JSON; empty: left out.
   std::string throughput;
+  /// The precision object (mode, int8 layers, output error, budgets, the f32-only comparison), already JSON.
+  std::string precision;
 };
 
 inline std::string to_json(const JsonReport& r) {
@@ -118,6 +120,7 @@ inline std::string to_json(const JsonReport& r) {
   o << "  \"memory\": {\"weights_bytes\": " << r.weights_bytes << ", \"peak_activation_bytes\": "
     << r.peak_activation_bytes << ", \"workspace_bytes\": " << r.workspace_bytes << "}";
   if (!r.throughput.empty()) o << ",\n  \"throughput\": " << r.throughput;
+  if (!r.precision.empty()) o << ",\n  \"precision\": " << r.precision;
   o << "\n}\n";
   return o.str();
 }

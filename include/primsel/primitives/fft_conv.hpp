@@ -410,6 +410,13 @@ struct FftConv {
     return best;
   }
 
+  /// The plan's filter spectra (bins x ICp x re/im x OCp floats) and padded bias.
+  static std::size_t weight_bytes(const ConvDesc& d) {
+    if (!supports(d)) return 0;
+    const Geometry g = geometry(d);
+    return static_cast<std::size_t>(g.bins() * g.icp * 2 * g.ocp + g.ocp) * sizeof(float);
+  }
+
   static std::size_t workspace_bytes(const ConvDesc& d, int threads) {
     if (!supports(d)) return 0;
     const Geometry g = geometry(d);

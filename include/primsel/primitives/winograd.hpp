@@ -160,6 +160,12 @@ struct Winograd {
   static std::int64_t thread_floats(const ConvDesc& d, std::int64_t tb) noexcept {
     return gemm::round_up(v_floats(d, tb) + m_floats(d, tb) + gemm::packed_a_floats(tb, d.ic), 16);
   }
+  /// The plan's transformed filters (alpha^2 matrices of IC x OCp floats) and padded bias: what the network's
+  /// memory budget counts.
+  static std::size_t weight_bytes(const ConvDesc& d) {
+    return static_cast<std::size_t>((alpha2 * d.ic + 1) * padded(d.oc)) * sizeof(float);
+  }
+
   static std::size_t workspace_bytes(const ConvDesc& d, int threads) {
     return static_cast<std::size_t>(thread_floats(d, tiles_per_block(d, threads)) * 4 * std::max(threads, 1));
   }

@@ -49,6 +49,12 @@ struct Conv1x1U8S8 {
     return p;
   }
 
+  /// The plan's s8 weights (K rounded up to 4) and per-channel output stage (bias, multiplier, shift, column sum:
+  /// 16 bytes), what the network's memory budget counts; panel padding to the kernel's width is left out.
+  static std::size_t weight_bytes(const ConvDesc& d) {
+    return static_cast<std::size_t>((d.ic_per_group() + 3) / 4 * 4 * d.oc + 16 * d.oc);
+  }
+
   static std::size_t workspace_bytes(const ConvDesc& d, int threads) {
     return gemm::u8s8_workspace_bytes(d.n * d.ih * d.iw, d.ic_per_group(), kernels::u8s8_default_ukernel, threads);
   }

@@ -150,6 +150,13 @@ struct DepthwiseU8S8 {
 
   /// An input row of zero points (what the VNNI kernel reads above and below the image), then one output row of
   /// s32 accumulators per thread (the other kernels').
+  /// The plan's taps widened to s32, their packed s8 copy for the VNNI kernel (64-channel blocks, rows in groups of
+  /// 4) and the per-channel output stage: what the network's memory budget counts.
+  static std::size_t weight_bytes(const ConvDesc& d) {
+    const std::int64_t vnni = (d.oc + 63) / 64 * 64 * d.kw * ((d.kh + 3) / 4) * 4;
+    return static_cast<std::size_t>(d.kh * d.kw * d.oc * 4 + vnni + 16 * d.oc);
+  }
+
   static std::size_t workspace_bytes(const ConvDesc& d, int threads) {
     return zero_row_bytes(d) + static_cast<std::size_t>(threads) * row_bytes(d);
   }

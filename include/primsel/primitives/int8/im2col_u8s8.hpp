@@ -57,6 +57,13 @@ struct Im2colU8S8 {
     return p;
   }
 
+  /// The plan's s8 weights (K rounded up to 4) and per-channel output stage (bias, multiplier, shift, column sum:
+  /// 16 bytes), what the network's memory budget counts; panel padding to the kernel's width is left out.
+  static std::size_t weight_bytes(const ConvDesc& d) {
+    const std::int64_t k4 = (d.kh * d.kw * d.ic_per_group() + 3) / 4 * 4;
+    return static_cast<std::size_t>(k4 * d.oc + 16 * d.oc);
+  }
+
   static std::size_t workspace_bytes(const ConvDesc& d, int threads) {
     const auto& kr = kernels::u8s8_default_ukernel;
     if (blocked(d, threads)) return static_cast<std::size_t>(threads) * (block_col_bytes(d) + gemm::u8s8_block_bytes(kr));
