@@ -231,3 +231,41 @@ TEST_CASE("a broken ONNX file is a runtime error naming the file and the place")
   CHECK(std::count(op.output.begin(), op.output.end(), '\n') == 1);
   std::filesystem::remove(bad);
 }
+
+TEST_CASE("--precision mixed binds int8 layers within the budgets and reports them, in the table and the JSON") {
+  const std::string json = temp("mixed.json"), table = temp("mixed.txt");
+  const Result r = bench("--model lenet5 --no-cache --quiet --runs 3 --threads 1 --searcher exact --precision mixed "
+                         "--calibration 3 --accuracy-budget 0.05 --json " + json);
+  INFO(r.output);
+  REQUIRE(r.status == 0);
+  for (const char* row : {"precision: ", " layers in int8; output error ", "f32-only binding (exact, same measurements): ",
+                          "memory: weights "})
+    CHECK(r.output.find(row) != std::string::npos);
+  const std::string schema = std::string(PRIMSEL_SOURCE_DIR) + "/../shared/report.schema.json";
+  if (std::filesystem::exists(schema)) {
+    std::ofstream(table) << r.output;
+    const std::string check = "/usr/bin/python3 " + std::string(PRIMSEL_SOURCE_DIR) + "/tests/bench/check_report.py " +
+                              json + " " + schema + " " + table + " > " + table + ".check 2>&1 && /usr/bin/python3 -c \"import json, sys; "
+                              "r = json.load(open(sys.argv[1])); p = r['precision']; "
+                              "ok = p['mode'] == 'mixed' and p['accuracy_budget'] == 0.05 and p['f32_only_ms'] > 0 and "
+                              "p['total_bytes'] == r['memory']['weights_bytes'] + r['memory']['peak_activation_bytes'] + "
+                              "r['memory']['workspace_bytes'] and (p['int8_layers'] == 0 or p['output_error'] <= 0.05); "
+                              "sys.exit(0 if ok else str(p))\" " + json + " >> " + table + ".check 2>&1";
+    const int status = std::system(check.c_str());
+    const std::vector<char> log = bytes(table + ".check");
+    INFO(std::string(log.begin(), log.end()));
+    CHECK(status == 0);
+  }
+  // An impossible memory budget is a runtime error naming what the leanest binding needs.
+  const Result tight = bench("--model lenet5 --no-cache --quiet --runs 3 --threads 1 --memory-budget 1K");
+  CHECK(tight.status == 1);
+  CHECK(tight.output.find("memory budget of 1024 bytes cannot be met") != std::string::npos);
+  // Argument errors.
+  for (const char* args : {"--model lenet5 --precision int4", "--model lenet5 --accuracy-budget 0.1",
+                           "--model lenet5 --precision mixed --accuracy-budget -1", "--model lenet5 --memory-budget 12X",
+                           "--model lenet5 --precision mixed --calibration 0"}) {
+    INFO(args);
+    CHECK(bench(args).status == 2);
+  }
+  for (const std::string& f : {json, table, table + ".check"}) std::filesystem::remove(f);
+}
