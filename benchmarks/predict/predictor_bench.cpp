@@ -394,9 +394,13 @@ void network_experiment(const std::vector<MeasuredNet>& nets, const PredictorOpt
     for (const MeasuredNet& o : nets)
       if (o.model != net.model && o.threads == net.threads)
         for (const Sample& s : o.samples()) train.push_back(s);
-    const LatencyPredictor p = LatencyPredictor::train(train, options).value();
+    auto p = LatencyPredictor::train(train, options);
+    if (!p) {
+      std::fprintf(stderr, "%s held out: %s\n", net.model.c_str(), p.error().what());
+      continue;
+    }
     const auto [pred, predict_ms] =
-        predict_net(net, [&](const ConvDesc& d, std::string_view prim, int t) { return p.predict(d, prim, t); });
+        predict_net(net, [&](const ConvDesc& d, std::string_view prim, int t) { return p->predict(d, prim, t); });
     const double optimum = Exact<>::search(net.problem, {}).cost;
     for (Rule r : rules) {
       const NetScore s = simulate(net, pred, r, optimum, predict_ms);
@@ -478,10 +482,14 @@ void transfer_experiment(const std::vector<MeasuredNet>& nets, const std::vector
         for (const Sample& s : proxy)
           if (v.proxy_has_model || model_of(s.source) != net.model) train.push_back(s);
       }
-      LatencyPredictor p = LatencyPredictor::train(train, options).value();
-      if (v.calibrated) p.calibrate(cal);
+      auto p = LatencyPredictor::train(train, options);
+      if (!p) {
+        std::fprintf(stderr, "%s held out, %s: %s\n", net.model.c_str(), v.name.c_str(), p.error().what());
+        continue;
+      }
+      if (v.calibrated) p->calibrate(cal);
       const auto [pred, predict_ms] =
-          predict_net(net, [&](const ConvDesc& d, std::string_view prim, int t) { return p.predict(d, prim, t); });
+          predict_net(net, [&](const ConvDesc& d, std::string_view prim, int t) { return p->predict(d, prim, t); });
       const auto [tau, layers] = layer_tau(net, pred);
       const NetScore a = simulate(net, pred, Rule::adaptive, optimum, predict_ms);
       const NetScore t2 = simulate(net, pred, Rule::top2, optimum, predict_ms);
@@ -572,13 +580,10 @@ int main(int argc, char** argv) {
     else if (loaded.error().code() != ErrorCode::io_error)
       std::fprintf(stderr, "%s\n", loaded.error().what());
   }
-  // Samples without an ISA tag predate it; this build cannot tell whose they are.
-  const std::size_t untagged = static_cast<std::size_t>(
-      std::count_if(samples.begin(), samples.end(), [](const Sample& s) { return isa_of(s.source).empty(); }));
-  if (untagged > 0) {
-    std::fprintf(stderr, "dropping %zu samples without an ISA tag in their source\n", untagged);
-    std::erase_if(samples, [](const Sample& s) { return isa_of(s.source).empty(); });
-  }
+  // Samples without an ISA tag predate it; this build cannot tell whose they are: kept in the file, not used.
+  const auto untagged =
+      std::count_if(samples.begin(), samples.end(), [](const Sample& s) { return isa_of(s.source).empty(); });
+  if (untagged > 0) std::fprintf(stderr, "ignoring %td samples without an ISA tag in their source\n", untagged);
   std::vector<MeasuredNet> nets;
   for (const std::string& m : models)
     for (int t : threads) {
