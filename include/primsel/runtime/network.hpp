@@ -492,11 +492,11 @@ class Network {
   /// The cache key of a search result: the searcher, its seed and whatever constrained it.
   std::string binding_key(const std::string& searcher, const BindOptions& o) const {
     std::string key = searcher + " " + std::to_string(o.seed);
-    if (o.precision == Precision::mixed) {
-      key += " mixed:" + std::to_string(o.accuracy_budget) + ":";
-      for (const auto& p : calibration_.params)  // another calibration may allow other layers
-        key += p ? std::to_string(p->scale) + "/" + std::to_string(p->zero_point) + "," : std::string(",");
-      key = key.substr(0, key.find(" mixed:")) + " mixed:" + hex64(fnv1a(key)).substr(0, 12);
+    if (o.precision == Precision::mixed) {  // another budget or calibration may allow other layers
+      std::string q = std::to_string(o.accuracy_budget);
+      for (const auto& p : calibration_.params)
+        q += p ? std::to_string(p->scale) + "/" + std::to_string(p->zero_point) + "," : std::string(",");
+      key += " mixed:" + hex64(fnv1a(q)).substr(0, 12);
     }
     if (o.memory_budget) key += " memory:" + std::to_string(o.memory_budget);
     return key;
