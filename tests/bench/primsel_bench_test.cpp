@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "../io/onnx_model_bytes.hpp"
@@ -41,6 +42,25 @@ std::string temp(const std::string& name) {
 std::vector<char> bytes(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
   return {std::istreambuf_iterator<char>(f), {}};
+}
+
+/// Validates the JSON report against the shared schema and the table (check_report.py), then runs `python` (a
+/// Python expression-statement sequence reading the report as `r`, exiting non-zero with a reason) on it. Returns the
+/// exit status and the log; without ../shared/report.schema.json beside the checkout the check is skipped (status 0).
+std::pair<int, std::string> check_report(const std::string& json, const std::string& table, const std::string& output,
+                                         const std::string& python) {
+  const std::string schema = std::string(PRIMSEL_SOURCE_DIR) + "/../shared/report.schema.json";
+  if (!std::filesystem::exists(schema)) {
+    WARN("no ../shared/report.schema.json beside the checkout: schema check skipped");
+    return {0, {}};
+  }
+  std::ofstream(table) << output;
+  const std::string check = "/usr/bin/python3 " + std::string(PRIMSEL_SOURCE_DIR) + "/tests/bench/check_report.py " +
+                            json + " " + schema + " " + table + " > " + table + ".check 2>&1 && /usr/bin/python3 -c \"import json, sys; "
+                            "r = json.load(open(sys.argv[1])); " + python + "\" " + json + " >> " + table + ".check 2>&1";
+  const int status = std::system(check.c_str());
+  const std::vector<char> log = bytes(table + ".check");
+  return {status, std::string(log.begin(), log.end())};
 }
 
 }  // namespace
@@ -117,21 +137,12 @@ TEST_CASE("--throughput compares intra-op, replicas and the planned pipeline, in
                           "simulated 4 big + 4 LITTLE (2.50x slower)", "simulated plan (c):"})
     CHECK(r.output.find(row) != std::string::npos);
   // The schema welcomes extra fields: the report must still validate, with a throughput object per mode.
-  const std::string schema = std::string(PRIMSEL_SOURCE_DIR) + "/../shared/report.schema.json";
-  if (std::filesystem::exists(schema)) {
-    std::ofstream(table) << r.output;
-    const std::string check = "/usr/bin/python3 " + std::string(PRIMSEL_SOURCE_DIR) + "/tests/bench/check_report.py " +
-                              json + " " + schema + " " + table + " > " + table + ".check 2>&1 && /usr/bin/python3 -c \"import json, sys; "
-                              "t = json.load(open(sys.argv[1]))['throughput']; "
-                              "m = {x['mode'] for x in t['modes']}; "
-                              "sys.exit(0 if {'intra_op', 'replicas', 'planned'} <= m and t['simulation']['big'] == 4 "
-                              "and all(x['images_per_s'] > 0 and x['plan'] for x in t['modes']) else str(t))\" " +
-                              json + " >> " + table + ".check 2>&1";
-    const int status = std::system(check.c_str());
-    const std::vector<char> log = bytes(table + ".check");
-    INFO(std::string(log.begin(), log.end()));
-    CHECK(status == 0);
-  }
+  const auto [status, log] = check_report(json, table, r.output,
+                                          "t = r['throughput']; m = {x['mode'] for x in t['modes']}; "
+                                          "sys.exit(0 if {'intra_op', 'replicas', 'planned'} <= m and t['simulation']['big'] == 4 "
+                                          "and all(x['images_per_s'] > 0 and x['plan'] for x in t['modes']) else str(t))");
+  INFO(log);
+  CHECK(status == 0);
   CHECK(bench("--model lenet5 --simulate 4+4:2.5").status == 2);               // needs --throughput
   CHECK(bench("--model lenet5 --throughput --simulate 4+4").status == 2);      // no slowdown
   CHECK(bench("--model lenet5 --throughput --simulate 4+4:0.5").status == 2);  // LITTLE faster than big
@@ -241,21 +252,15 @@ TEST_CASE("--precision mixed binds int8 layers within the budgets and reports th
   for (const char* row : {"precision: ", " layers in int8; output error ", "f32-only binding (exact, same measurements): ",
                           "memory: weights "})
     CHECK(r.output.find(row) != std::string::npos);
-  const std::string schema = std::string(PRIMSEL_SOURCE_DIR) + "/../shared/report.schema.json";
-  if (std::filesystem::exists(schema)) {
-    std::ofstream(table) << r.output;
-    const std::string check = "/usr/bin/python3 " + std::string(PRIMSEL_SOURCE_DIR) + "/tests/bench/check_report.py " +
-                              json + " " + schema + " " + table + " > " + table + ".check 2>&1 && /usr/bin/python3 -c \"import json, sys; "
-                              "r = json.load(open(sys.argv[1])); p = r['precision']; "
-                              "ok = p['mode'] == 'mixed' and p['accuracy_budget'] == 0.05 and p['f32_only_ms'] > 0 and "
-                              "p['total_bytes'] == r['memory']['weights_bytes'] + r['memory']['peak_activation_bytes'] + "
-                              "r['memory']['workspace_bytes'] and (p['int8_layers'] == 0 or p['output_error'] <= 0.05); "
-                              "sys.exit(0 if ok else str(p))\" " + json + " >> " + table + ".check 2>&1";
-    const int status = std::system(check.c_str());
-    const std::vector<char> log = bytes(table + ".check");
-    INFO(std::string(log.begin(), log.end()));
-    CHECK(status == 0);
-  }
+  const auto [status, log] = check_report(
+      json, table, r.output,
+      "p = r['precision']; "
+      "ok = p['mode'] == 'mixed' and p['accuracy_budget'] == 0.05 and p['f32_only_ms'] > 0 and "
+      "p['total_bytes'] == r['memory']['weights_bytes'] + r['memory']['peak_activation_bytes'] + "
+      "r['memory']['workspace_bytes'] and (p['int8_layers'] == 0 or p['output_error'] <= 0.05); "
+      "sys.exit(0 if ok else str(p))");
+  INFO(log);
+  CHECK(status == 0);
   // An impossible memory budget is a runtime error naming what the leanest binding needs.
   const Result tight = bench("--model lenet5 --no-cache --quiet --runs 3 --threads 1 --memory-budget 1K");
   CHECK(tight.status == 1);
