@@ -29,7 +29,6 @@ struct Calibration {
   std::vector<std::optional<QuantParams>> params;  ///< by ValueId: the u8 parameters of each calibrated activation
   std::vector<std::vector<Tensor>> samples;        ///< the inputs: one vector (a tensor per graph input) per sample
   std::vector<std::vector<Tensor>> expected;       ///< the reference f32 outputs of each sample
-  quant::CalibrationMethod method = quant::CalibrationMethod::mse;
 
   bool empty() const noexcept { return params.empty(); }
   /// The u8 parameters of value v, if it was calibrated.
@@ -55,7 +54,6 @@ inline Expected<Calibration> calibrate_graph(const Graph& g, std::vector<std::ve
     if (observable(n.outputs[0])) observers[static_cast<std::size_t>(n.outputs[0])].emplace();
 
   Calibration cal;
-  cal.method = method;
   for (std::size_t s = 0; s < samples.size(); ++s) {
     const std::vector<Tensor>& in = samples[s];
     for (std::size_t k = 0; k < in.size() && k < g.inputs().size(); ++k)

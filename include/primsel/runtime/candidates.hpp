@@ -41,6 +41,9 @@ struct Candidate {
   std::size_t workspace_bytes = 0;
   std::size_t weight_bytes = 0;  ///< what the planned candidate keeps (packed weights, bias, requantisation)
   std::function<Expected<Runner>()> instantiate;
+
+  /// An int8 candidate: it writes u8 (and so counts against the accuracy budget).
+  bool quantized() const noexcept { return output_format.dtype == DType::u8; }
 };
 
 namespace detail {
@@ -56,11 +59,13 @@ std::size_t plan_weight_bytes(const ConvDesc& d) {
   }
 }
 
-template <ConvPrimitive P>
-Candidate conv_candidate(const ConvDesc& d, const ConvWeights& w, int threads, ErrorContext ctx) {
+/// A convolution primitive P as a candidate; `plan()` returns P's Expected<Plan> for the layer (the f32 and the
+/// int8 families differ only in what their plan() takes).
+template <class P, class PlanFn>
+Candidate planned_candidate(const ConvDesc& d, int threads, ErrorContext ctx, PlanFn plan_fn) {
   return Candidate{std::string(P::name), P::input_format(d), P::output_format(d), P::workspace_bytes(d, threads),
-                   plan_weight_bytes<P>(d), [d, w, ctx]() -> Expected<Runner> {
-                     auto plan = P::plan(d, w);
+                   plan_weight_bytes<P>(d), [plan_fn, ctx]() -> Expected<Runner> {
+                     auto plan = plan_fn();
                      if (!plan) return Error(std::move(plan).error()).with_context(ctx);
                      auto shared = std::make_shared<typename P::Plan>(std::move(*plan));
                      return Runner([shared](std::span<const ConstTensorView> in, TensorView out, const Context& c) {
@@ -69,20 +74,17 @@ Candidate conv_candidate(const ConvDesc& d, const ConvWeights& w, int threads, E
                    }};
 }
 
+template <ConvPrimitive P>
+Candidate conv_candidate(const ConvDesc& d, const ConvWeights& w, int threads, ErrorContext ctx) {
+  return planned_candidate<P>(d, threads, std::move(ctx), [d, w] { return P::plan(d, w); });
+}
+
 /// An int8 primitive for a layer whose input and output values are calibrated (q): it quantises the weights in
 /// plan() and reads and writes u8 NHWC.
 template <QuantConvPrimitive P>
 Candidate quant_conv_candidate(const ConvDesc& d, const ConvWeights& w, const ConvQuant& q, int threads,
                                ErrorContext ctx) {
-  return Candidate{std::string(P::name), P::input_format(d), P::output_format(d), P::workspace_bytes(d, threads),
-                   plan_weight_bytes<P>(d), [d, w, q, ctx]() -> Expected<Runner> {
-                     auto plan = P::plan(d, w, q);
-                     if (!plan) return Error(std::move(plan).error()).with_context(ctx);
-                     auto shared = std::make_shared<typename P::Plan>(std::move(*plan));
-                     return Runner([shared](std::span<const ConstTensorView> in, TensorView out, const Context& c) {
-                       P::run(*shared, in[0], out, c);
-                     });
-                   }};
+  return planned_candidate<P>(d, threads, std::move(ctx), [d, w, q] { return P::plan(d, w, q); });
 }
 
 /// A layout-preserving op (pooling, eltwise, concat) in layout `l`: named "<op>_nchw" or "<op>_nchwc" (the

@@ -481,7 +481,7 @@ class Network {
       report_.layers[i].output_format = cand.output_format;
       report_.layers[i].weight_bytes = cand.weight_bytes;
       report_.weight_bytes += cand.weight_bytes;
-      report_.int8_layers += cand.output_format.dtype == DType::u8 ? 1 : 0;
+      report_.int8_layers += cand.quantized() ? 1 : 0;
     }
     return plan_execution();
   }
@@ -569,7 +569,7 @@ class Network {
       const std::vector<int> binding = report_.search.binding;
       std::vector<std::size_t> int8;
       for (std::size_t i = 0; i < binding.size(); ++i)
-        if (cands_[i][static_cast<std::size_t>(binding[i])].output_format.dtype == DType::u8) int8.push_back(i);
+        if (cands_[i][static_cast<std::size_t>(binding[i])].quantized()) int8.push_back(i);
       for (std::size_t i : int8) {
         if (sensitivity.contains(i)) continue;
         PRIMSEL_ASSIGN_OR_RETURN(sensitivity[i], layer_sensitivity(i, binding));
@@ -581,7 +581,7 @@ class Network {
         const std::size_t i = int8[k];
         rest -= sensitivity[i] * sensitivity[i];
         for (std::size_t c = 0; c < cands_[i].size(); ++c)
-          if (cands_[i][c].output_format.dtype == DType::u8) allowed[i][c] = 0;
+          if (cands_[i][c].quantized()) allowed[i][c] = 0;
         char note[64];
         std::snprintf(note, sizeof note, " kept in f32 (sensitivity %.3g)", sensitivity[i]);
         report_.budget_notes.push_back("accuracy: " + g.nodes()[i].name + note);
@@ -592,10 +592,10 @@ class Network {
   /// The error of `binding` with every int8 layer but `layer` in its fastest f32 candidate.
   Expected<double> layer_sensitivity(std::size_t layer, std::vector<int> binding) {
     for (std::size_t i = 0; i < binding.size(); ++i) {
-      if (i == layer || cands_[i][static_cast<std::size_t>(binding[i])].output_format.dtype != DType::u8) continue;
+      if (i == layer || !cands_[i][static_cast<std::size_t>(binding[i])].quantized()) continue;
       int best = -1;
       for (std::size_t c = 0; c < cands_[i].size(); ++c)
-        if (cands_[i][c].output_format.dtype == DType::f32 &&
+        if (!cands_[i][c].quantized() &&
             (best < 0 || problem_.nodes[i].cost[c] < problem_.nodes[i].cost[static_cast<std::size_t>(best)]))
           best = static_cast<int>(c);
       binding[i] = best;  // u8 candidates only come beside f32 ones
