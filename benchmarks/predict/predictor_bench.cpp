@@ -251,22 +251,15 @@ constexpr const char* rule_name(Rule r) {
   return r == Rule::top1 ? "top-1" : r == Rule::top2 ? "top-2" : r == Rule::adaptive ? "adaptive" : "top-k by sigma";
 }
 
+/// The rule as Network's guided measuring runs it (predict/measure_rule.hpp).
 std::vector<char> pick(const std::vector<Prediction>& p, Rule r) {
-  std::vector<double> t;
-  for (const Prediction& x : p) t.push_back(x.ms);
-  const std::vector<std::size_t> order = order_ascending(t);
-  std::vector<char> keep(p.size(), 0);
-  const std::size_t b = order[0];
-  keep[b] = 1;
-  for (std::size_t k = 1; k < order.size(); ++k) {
-    const std::size_t c = order[k];
-    const bool close = std::log(t[c] / t[b]) <= std::hypot(p[b].log_sigma, p[c].log_sigma);
-    if (r == Rule::top1 || (r == Rule::top2 && k > 1) || (r == Rule::adaptive && (k > 1 || !close)) ||
-        (r == Rule::sigma_k && !close))
-      break;
-    keep[c] = 1;
+  switch (r) {
+    case Rule::top1: return candidates_to_measure(p, MeasureRule::top_k, 1);
+    case Rule::top2: return candidates_to_measure(p, MeasureRule::top_k, 2);
+    case Rule::adaptive: return candidates_to_measure(p, MeasureRule::adaptive, 2);
+    case Rule::sigma_k: break;
   }
-  return keep;
+  return candidates_to_measure(p, MeasureRule::adaptive, static_cast<int>(p.size()));
 }
 
 /// The outcome of a rule on one network; sums, so that models pool.

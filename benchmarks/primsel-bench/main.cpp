@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <fstream>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -168,6 +169,21 @@ int run(const BenchOptions& opt) {
   o.precision = opt.mixed ? Precision::mixed : Precision::f32;
   o.accuracy_budget = opt.accuracy_budget;
   o.memory_budget = opt.memory_budget;
+  predict::LatencyPredictor predictor;
+  if (!opt.predictor.empty()) {
+    std::ifstream f(opt.predictor, std::ios::binary);
+    if (!f) return fail("cannot open predictor file '" + opt.predictor + "'");
+    std::stringstream text;
+    text << f.rdbuf();
+    auto parsed = predict::LatencyPredictor::parse(text.str());
+    if (!parsed) return fail("predictor file '" + opt.predictor + "': " + parsed.error().what());
+    predictor = std::move(*parsed);
+    o.guide = {.predictor = &predictor,
+               .rule = opt.measure_rule == "all"     ? predict::MeasureRule::all
+                       : opt.measure_rule == "top-k" ? predict::MeasureRule::top_k
+                                                     : predict::MeasureRule::adaptive,
+               .k = opt.measure_k};
+  }
   if (opt.mixed) {  // the --input image first (real data), then seeded random ones
     std::vector<Tensor> samples;
     if (!opt.input.empty()) samples.push_back(x);
@@ -195,7 +211,6 @@ int run(const BenchOptions& opt) {
   Status measured = net.measure(o);
   if (!measured) return fail(measured.error().what());
   const bool from_cache = net.report().measured_from_cache;
-  const double measure_ms = net.report().measure_ms;
   const double optimum = Exact<>::search(net.problem()).cost;
   const int baseline_runs = std::max(3, opt.runs / 5);
   std::string best_single;
@@ -271,7 +286,8 @@ int run(const BenchOptions& opt) {
                 l.ms[c], ru);
     bench::JsonLayer jl{l.node, std::string(to_string(l.op)), l.input, l.output, l.candidates[c],
                         format_name(l.input_format), format_name(l.output_format), l.ms[c], {}};
-    for (std::size_t k = 0; k < l.candidates.size(); ++k) jl.candidates.push_back({l.candidates[k], l.ms[k]});
+    for (std::size_t k = 0; k < l.candidates.size(); ++k)
+      jl.candidates.push_back({l.candidates[k], l.ms[k], k < l.predicted.size() && l.predicted[k]});
     j.layers.push_back(std::move(jl));
   }
   std::printf("\nlatency: median %.3f ms, min %.3f ms over %d runs (%.1f inferences/s)\n", latency.median, latency.min,
@@ -281,9 +297,14 @@ int run(const BenchOptions& opt) {
               best_single_ms / latency.median);
   std::printf("cost model: predicted %.3f ms, optimum %.3f ms; %d layout conversion(s)\n", report.search.cost, optimum,
               report.conversions);
-  std::printf("measured in %.0f ms%s%s, searched in %.1f ms%s\n", measure_ms, from_cache ? " (from the cache)" : "",
+  std::printf("measured in %.0f ms%s%s, searched in %.1f ms%s\n", report.measure_ms, from_cache ? " (from the cache)" : "",
               net.report().budget_exceeded ? " (budget exceeded: later candidates timed once)" : "",
               report.search_ms, report.searched_from_cache ? " (from the cache)" : "");
+  std::printf("measured %d of %d (layer, candidate) pairs", report.pairs_measured, report.pairs);
+  if (o.guide.active())
+    std::printf(" (predictor-guided: %s, k %d; the others estimated)", std::string(to_string(o.guide.rule)).c_str(),
+                o.guide.k);
+  std::printf("\n");
   std::printf("memory: weights %.2f MiB (model: %.2f MiB), activations %.2f MiB, workspace %.2f MiB = %.2f MiB\n",
               static_cast<double>(report.weight_bytes) / 1048576.0, weights / 1048576.0,
               static_cast<double>(report.arena_bytes) / 1048576.0, static_cast<double>(report.workspace_bytes) / 1048576.0,
@@ -346,7 +367,9 @@ int run(const BenchOptions& opt) {
     j.threads = opt.threads;
     j.searcher = opt.searcher;
     j.searcher_config = searcher_config(opt.searcher);
-    j.measure_ms = measure_ms;
+    j.measure_ms = report.measure_ms;
+    j.pairs = report.pairs, j.pairs_measured = report.pairs_measured;
+    j.measure_rule = o.guide.active() ? std::string(to_string(o.guide.rule)) : "all";
     j.search_ms = report.search_ms;
     j.from_cache = from_cache;
     j.trace = report.search.trace;

@@ -21,7 +21,8 @@ inline constexpr std::string_view usage =
     "                     [--input in.bin] [--output out.bin] [--json report.json] [--plot trace.svg]\n"
     "                     [--compare-searchers] [--emit-binding binding.hpp] [--list] [--quiet]\n"
     "                     [--throughput [--simulate BIG+LITTLE:SLOWDOWN] [--no-pin]]   (e.g. --simulate 4+4:2.5)\n"
-    "                     [--precision f32|mixed [--calibration N] [--accuracy-budget E]] [--memory-budget BYTES[K|M|G]]\n";
+    "                     [--precision f32|mixed [--calibration N] [--accuracy-budget E]] [--memory-budget BYTES[K|M|G]]\n"
+    "                     [--predictor FILE [--measure all|top-k[:K]|adaptive[:K]]]\n";
 
 struct BenchOptions {
   std::string model;
@@ -49,6 +50,11 @@ struct BenchOptions {
   int calibration = 8;
   double accuracy_budget = 0.01;
   std::size_t memory_budget = 0;  ///< bytes of weights + activations + scratch, 0: none
+  /// --predictor FILE (a LatencyPredictor's serialize() text, e.g. from predictor_bench --out): measure only the
+  /// conv candidates --measure picks from its predictions (default adaptive, at most 2 per layer).
+  std::string predictor;
+  std::string measure_rule = "adaptive";  ///< all, top-k or adaptive
+  int measure_k = 2;
 };
 
 namespace detail {
@@ -169,6 +175,18 @@ inline Expected<BenchOptions> parse_options(const std::vector<std::string>& args
       const int shift = unit == 'K' ? 10 : unit == 'M' ? 20 : unit == 'G' ? 30 : 0;
       PRIMSEL_ASSIGN_OR_RETURN(const long long b, detail::integer(a, shift ? v.substr(0, v.size() - 1) : v, 1, 1ll << 40));
       o.memory_budget = static_cast<std::size_t>(b) << shift;
+    } else if (a == "--predictor") {
+      PRIMSEL_ASSIGN_OR_RETURN(o.predictor, value());
+    } else if (a == "--measure") {
+      PRIMSEL_ASSIGN_OR_RETURN(const std::string v, value());
+      const std::size_t colon = v.find(':');
+      o.measure_rule = v.substr(0, colon);
+      if (o.measure_rule != "all" && o.measure_rule != "top-k" && o.measure_rule != "adaptive")
+        return Error(ErrorCode::invalid_argument, "--measure expects all, top-k[:K] or adaptive[:K], got '" + v + "'");
+      if (colon != std::string::npos) {
+        PRIMSEL_ASSIGN_OR_RETURN(const long long k, detail::integer(a, v.substr(colon + 1), 1, 64));
+        o.measure_k = static_cast<int>(k);
+      }
     } else if (a == "--compare-searchers") {
       o.compare_searchers = true;
     } else if (a == "--list") {
@@ -185,6 +203,8 @@ inline Expected<BenchOptions> parse_options(const std::vector<std::string>& args
   if (o.no_cache && !o.cache.empty()) return Error(ErrorCode::invalid_argument, "--cache and --no-cache contradict");
   if (!o.mixed && (has(args, "--calibration") || has(args, "--accuracy-budget")))
     return Error(ErrorCode::invalid_argument, "--calibration and --accuracy-budget need --precision mixed");
+  if (o.predictor.empty() && has(args, "--measure") && o.measure_rule != "all")
+    return Error(ErrorCode::invalid_argument, "--measure " + o.measure_rule + " needs --predictor FILE");
   if (o.sim_big > 0 && !o.throughput) return Error(ErrorCode::invalid_argument, "--simulate needs --throughput");
   return o;
 }

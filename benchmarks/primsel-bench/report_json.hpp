@@ -58,6 +58,7 @@ inline std::string json_numbers(const std::vector<double>& v) {
 struct JsonCandidate {
   std::string primitive;
   double ms = 0;
+  bool predicted = false;  ///< ms is the latency predictor's estimate (guided measuring), not a measurement
 };
 struct JsonLayer {
   std::string name, op;
@@ -74,6 +75,8 @@ struct JsonReport {
   std::string searcher_config;  ///< a JSON object, e.g. {"episodes":300,...}
   double measure_ms = 0, search_ms = 0;
   bool from_cache = false;
+  int pairs = 0, pairs_measured = 0;  ///< (layer, candidate) pairs, and how many were timed (the rest predicted)
+  std::string measure_rule = "all";
   std::vector<double> trace;
   double predicted_ms = 0, optimum_ms = 0;
   std::vector<JsonLayer> layers;
@@ -99,7 +102,9 @@ inline std::string to_json(const JsonReport& r) {
     << (r.searcher_config.empty() ? "{}" : r.searcher_config) << "},\n";
   o << "  \"search\": {\"measure_ms\": " << json_number(r.measure_ms) << ", \"search_ms\": " << json_number(r.search_ms)
     << ", \"from_cache\": " << (r.from_cache ? "true" : "false") << ", \"predicted_ms\": " << json_number(r.predicted_ms)
-    << ", \"optimum_ms\": " << json_number(r.optimum_ms) << ", \"trace\": " << json_numbers(r.trace) << "},\n";
+    << ", \"optimum_ms\": " << json_number(r.optimum_ms) << ", \"pairs\": " << r.pairs
+    << ", \"pairs_measured\": " << r.pairs_measured << ", \"measure_rule\": " << json_string(r.measure_rule)
+    << ", \"trace\": " << json_numbers(r.trace) << "},\n";
   o << "  \"layers\": [";
   for (std::size_t i = 0; i < r.layers.size(); ++i) {
     const JsonLayer& l = r.layers[i];
@@ -109,7 +114,8 @@ inline std::string to_json(const JsonReport& r) {
       << ", \"format_out\": " << json_string(l.format_out) << ", \"ms\": " << json_number(l.ms) << ", \"candidates\": [";
     for (std::size_t c = 0; c < l.candidates.size(); ++c)
       o << (c ? ", " : "") << "{\"primitive\": " << json_string(l.candidates[c].primitive)
-        << ", \"ms\": " << json_number(l.candidates[c].ms) << "}";
+        << ", \"ms\": " << json_number(l.candidates[c].ms)
+        << (l.candidates[c].predicted ? ", \"predicted\": true}" : "}");
     o << "]}";
   }
   o << "\n  ],\n";

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "../io/onnx_model_bytes.hpp"
+#include "primsel/predict/latency_predictor.hpp"
 
 namespace {
 
@@ -273,4 +274,49 @@ TEST_CASE("--precision mixed binds int8 layers within the budgets and reports th
     CHECK(bench(args).status == 2);
   }
   for (const std::string& f : {json, table, table + ".check"}) std::filesystem::remove(f);
+}
+
+TEST_CASE("--predictor measures only the candidates the rule picks, and the report says which were predicted") {
+  // A predictor for made-up times that grow with the layer's work, im2col_gemm the fastest: enough to rank.
+  std::vector<primsel::predict::Sample> samples;
+  for (const char* layer : {"mb1ic1ih28oc6kh5", "mb1ic6ih14oc16kh5", "mb1ic3ih32oc8kh3ph1", "mb1ic16ih16oc32kh3ph1",
+                            "mb1ic8ih20oc16kh1", "mb1ic32ih8oc64kh3ph1sh2"}) {
+    const primsel::ConvDesc d = primsel::parse_conv_desc(layer).value();
+    int rank = 1;
+    for (const char* p : {"im2col_gemm", "direct_nchwc", "direct_small_ic", "fft_conv", "winograd_f23", "winograd_f43",
+                          "winograd_f63", "conv1x1_gemm"})
+      samples.push_back({d, p, 1, 1e-6 * static_cast<double>(d.macs()) * rank++});
+  }
+  const std::string predictor = temp("predictor.txt"), json = temp("guided.json"), table = temp("guided.txt");
+  std::ofstream(predictor) << primsel::predict::LatencyPredictor::train(samples).value().serialize();
+  const Result r = bench("--model lenet5 --no-cache --quiet --runs 3 --threads 1 --searcher exact --predictor " +
+                         predictor + " --measure top-k:1 --json " + json);
+  INFO(r.output);
+  REQUIRE(r.status == 0);
+  CHECK(r.output.find("(predictor-guided: top-k, k 1; the others estimated)") != std::string::npos);
+  const auto [status, log] = check_report(
+      json, table, r.output,
+      "s = r['search']; "
+      "measured = sum(1 for l in r['layers'] for c in l['candidates'] if not c.get('predicted')); "
+      "chosen_measured = all(not c.get('predicted') for l in r['layers'] for c in l['candidates'] "
+      "                      if c['primitive'] == l['primitive']); "
+      "ok = s['measure_rule'] == 'top-k' and s['pairs_measured'] < s['pairs'] and measured == s['pairs_measured'] "
+      "     and chosen_measured; "
+      "sys.exit(0 if ok else str(s))");
+  INFO(log);
+  CHECK(status == 0);
+  // Errors: a rule without a predictor, an unknown rule or k; a missing or corrupt predictor file.
+  for (const char* args : {"--model lenet5 --measure top-k", "--model lenet5 --predictor p --measure sideways",
+                           "--model lenet5 --predictor p --measure top-k:0", "--model lenet5 --predictor"}) {
+    INFO(args);
+    CHECK(bench(args).status == 2);
+  }
+  const Result missing = bench("--model lenet5 --no-cache --quiet --predictor /nonexistent/p.txt");
+  CHECK(missing.status == 1);
+  CHECK(missing.output.find("cannot open predictor file '/nonexistent/p.txt'") != std::string::npos);
+  std::ofstream(predictor) << "primsel-latency-predictor 1\nheader 1 2\n";
+  const Result corrupt = bench("--model lenet5 --no-cache --quiet --predictor " + predictor);
+  CHECK(corrupt.status == 1);
+  CHECK(corrupt.output.find("predictor file '" + predictor + "'") != std::string::npos);
+  for (const std::string& f : {predictor, json, table, table + ".check"}) std::filesystem::remove(f);
 }

@@ -22,7 +22,8 @@
 
 namespace primsel::predict {
 
-/// One Sample per candidate of every Conv node of a measured network (after measure() or bind(); empty before).
+/// One Sample per measured (not predicted) candidate of every Conv node of a measured network (after measure() or
+/// bind(); empty before).
 /// `threads` is the thread count it was measured with (BindOptions::threads); `source` labels the samples,
 /// e.g. with the model name, for leave-one-model-out experiments.
 template <Searcher S, class P>
@@ -36,7 +37,8 @@ std::vector<Sample> collect_samples(const Network<S, P>& net, int threads, std::
     const ConvDesc d = conv_desc(g, n);
     const LayerBinding& l = layers[i];
     for (std::size_t c = 0; c < l.candidates.size() && c < l.ms.size(); ++c)
-      if (l.ms[c] > 0) out.push_back({d, l.candidates[c], threads, l.ms[c], source});
+      if (l.ms[c] > 0 && !(c < l.predicted.size() && l.predicted[c]))  // estimates are not training data
+        out.push_back({d, l.candidates[c], threads, l.ms[c], source});
   }
   return out;
 }

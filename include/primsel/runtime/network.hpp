@@ -35,6 +35,7 @@
 #include "primsel/core/layout_convert.hpp"
 #include "primsel/core/random.hpp"
 #include "primsel/graph/passes.hpp"
+#include "primsel/predict/measure_rule.hpp"
 #include "primsel/primitives/default_primitives.hpp"
 #include "primsel/primitives/int8/default_int8_primitives.hpp"
 #include "primsel/quant/convert.hpp"
@@ -44,6 +45,17 @@
 #include "primsel/runtime/tuning_cache.hpp"
 #include "primsel/version.hpp"
 #include "primsel/search/problem.hpp"
+
+// Compile time: node_candidates() over the default lists instantiates every primitive's kernels, about 90 s of a
+// translation unit that binds a Network (GCC 12, -O3). A program with many such units defines
+// PRIMSEL_EXTERN_DEFAULT_CANDIDATES in all of them and includes <primsel/runtime/default_candidates.hpp> in exactly
+// one .cpp, which compiles them once (primsel's own tests, examples and benchmarks do).
+#ifdef PRIMSEL_EXTERN_DEFAULT_CANDIDATES
+namespace primsel {
+extern template Expected<std::vector<Candidate>> node_candidates<DefaultConvPrimitives, DefaultInt8ConvPrimitives>(
+    const Graph&, std::size_t, int, const Calibration*);
+}  // namespace primsel
+#endif
 
 namespace primsel {
 
@@ -57,6 +69,10 @@ struct BindOptions {
   int threads = 1;
   std::uint64_t seed = 7;  ///< the searcher's seed
   MeasureOptions measure{};
+  /// Measure only the convolution candidates a latency predictor ranks promising (predict/measure_rule.hpp); the
+  /// rest enter the search with predicted times and are measured only if the search chooses them. Default: no
+  /// predictor, every candidate measured.
+  predict::Guidance guide{};
   /// Wall-time budget for measuring, in ms (0: none). Past it, each remaining candidate is timed once, without
   /// warm-up: start-up stays bounded and every candidate still gets a cost (a noisier one, reported in the
   /// BindReport's `budget_exceeded`).
@@ -112,7 +128,8 @@ struct LayerBinding {
   OpKind op = OpKind::Identity;
   Shape input, output;
   std::vector<std::string> candidates;
-  std::vector<double> ms;  ///< measured time of each candidate (without conversions)
+  std::vector<double> ms;  ///< measured time of each candidate (without conversions) ...
+  std::vector<char> predicted;  ///< ... or, where 1, the predictor's estimate (predictor-guided measuring)
   int chosen = 0;
   Format input_format{}, output_format{};
   std::size_t weight_bytes = 0;  ///< of the chosen candidate
@@ -127,6 +144,8 @@ struct BindReport {
   std::size_t weight_bytes = 0, arena_bytes = 0, workspace_bytes = 0;
   std::size_t total_bytes() const noexcept { return weight_bytes + arena_bytes + workspace_bytes; }
   int conversions = 0;  ///< format conversions inserted between layers (and at the boundary)
+  /// (node, candidate) pairs of the problem, and how many of them were timed; the rest carry predicted times.
+  int pairs = 0, pairs_measured = 0;
   int int8_layers = 0;  ///< layers bound to an int8 (u8-output) primitive: convolutions and the ops between them
   /// Relative output error of the binding on the calibration samples (checked when int8 layers are chosen under a
   /// finite accuracy budget); negative: not measured.
@@ -180,7 +199,10 @@ class Network {
       return {};
     }
     report_.searched_from_cache = false;
-    PRIMSEL_RETURN_IF_ERROR(search_within_budgets<T>(o));
+    // Predictor-guided: a binding that uses predicted times gets them measured, then the search runs again.
+    do {
+      PRIMSEL_RETURN_IF_ERROR(search_within_budgets<T>(o));
+    } while (measure_predicted(report_.search.binding, o));
     report_.search_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     if (!o.cache_path.empty()) {
       record_.bindings[key] = report_.search.binding;
@@ -303,7 +325,14 @@ class Network {
           LayerBinding lb = describe(g.nodes()[i]);
           lb.candidates = problem_.nodes[i].candidates;
           lb.ms = problem_.nodes[i].cost;
+          lb.predicted = i < record_.predicted.size() ? record_.predicted[i] : std::vector<char>{};
+          lb.predicted.resize(lb.candidates.size(), 0);
           report_.layers.push_back(std::move(lb));
+        }
+        count_pairs();
+        if (!o.guide.active() && report_.pairs_measured < report_.pairs) {
+          std::vector<int> every;  // a guided start's cache, now asked for every pair: measure the predicted ones
+          measure_predicted(every, o);
         }
         report_.measured_from_cache = true;
         report_.measure_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
@@ -313,24 +342,29 @@ class Network {
         return {};
       }
     }
+    Guide guide(o);
     for (std::size_t i = 0; i < g.nodes().size(); ++i) {
       const Node& n = g.nodes()[i];
       SearchNode sn{n.name, {}, {}};
       LayerBinding lb = describe(n);
-      for (const Candidate& c : cands_[i]) {
-        const double spent = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-        report_.budget_exceeded = report_.budget_exceeded || (o.budget_ms > 0 && spent > o.budget_ms);
-        const MeasureOptions how = report_.budget_exceeded ? MeasureOptions{.warmup = 0, .min_runs = 1, .max_runs = 1} : o.measure;
-        PRIMSEL_ASSIGN_OR_RETURN(const double ms, time_candidate(i, c, how));
-        sn.candidates.push_back(c.name);
-        lb.candidates.push_back(c.name);
+      const std::vector<predict::Prediction> predicted = guide.predict(g, n, cands_[i], o.threads);
+      const std::vector<char> keep = predict::candidates_to_measure(predicted, o.guide.rule, o.guide.k);
+      for (std::size_t c = 0; c < cands_[i].size(); ++c) {
+        double ms = 0;
+        if (predicted.empty() || keep[c]) {
+          const double spent = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+          report_.budget_exceeded = report_.budget_exceeded || (o.budget_ms > 0 && spent > o.budget_ms);
+          const MeasureOptions how = report_.budget_exceeded ? MeasureOptions{.warmup = 0, .min_runs = 1, .max_runs = 1} : o.measure;
+          PRIMSEL_ASSIGN_OR_RETURN(ms, time_candidate(i, cands_[i][c], how));
+          if (!predicted.empty()) guide.learn(g, n, cands_[i][c].name, o.threads, ms);
+        } else {
+          ms = predicted[c].ms;
+        }
+        sn.candidates.push_back(cands_[i][c].name);
+        lb.candidates.push_back(cands_[i][c].name);
         lb.ms.push_back(ms);
-        double boundary = 0;  // conversions at the graph's edges are this candidate's own cost
-        for (ValueId v : data_inputs(n))
-          if (g.is_input(v)) boundary += conversion_ms(g.value(v).shape, Format{}, c.input_format);
-        for (ValueId v : g.outputs())
-          if (v == n.outputs[0]) boundary += conversion_ms(g.value(v).shape, c.output_format, Format{});
-        sn.cost.push_back(ms + boundary);
+        lb.predicted.push_back(predicted.empty() || keep[c] ? 0 : 1);
+        sn.cost.push_back(ms + boundary_ms(i, cands_[i][c]));
       }
       problem_.nodes.push_back(std::move(sn));
       report_.layers.push_back(std::move(lb));
@@ -358,6 +392,9 @@ class Network {
     PRIMSEL_RETURN_IF_ERROR(problem_.validate());
     report_.measure_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     record_.problem = problem_;
+    record_.predicted.clear();
+    for (const LayerBinding& l : report_.layers) record_.predicted.push_back(l.predicted);
+    count_pairs();
     if (!o.cache_path.empty())
       if (Status s = save_tuning_cache(o.cache_path, record_); !s) warn(o, s.error().what());
     measured_ = true;
@@ -675,16 +712,96 @@ class Network {
 
   /// Measures unless the measurements in hand are for these threads and this cache file.
   Status ensure_measured(const BindOptions& o) {
-    if (measured_ && measured_threads_ == o.threads && measured_precision_ == o.precision && cache_path_ == o.cache_path)
+    if (measured_ && measured_threads_ == o.threads && measured_precision_ == o.precision && cache_path_ == o.cache_path) {
+      // Measurements from a guided start (or its cache) complete themselves when every pair is asked for.
+      if (!o.guide.active() && report_.pairs_measured < report_.pairs) {
+        std::vector<int> every;
+        measure_predicted(every, o);
+      }
       return {};
+    }
     return measure(o);
   }
+
+  /// Measures the predicted pairs among `binding`'s choices (every predicted pair when `binding` is empty), puts
+  /// the times in the problem, the report and the tuning cache; false when there was nothing to measure.
+  bool measure_predicted(const std::vector<int>& binding, const BindOptions& o) {
+    const auto t0 = std::chrono::steady_clock::now();
+    bool any = false;
+    for (std::size_t i = 0; i < report_.layers.size(); ++i) {
+      LayerBinding& l = report_.layers[i];
+      for (std::size_t c = 0; c < l.predicted.size(); ++c) {
+        if (!l.predicted[c] || (!binding.empty() && static_cast<std::size_t>(binding[i]) != c)) continue;
+        auto ms = time_candidate(i, cands_[i][c], o.measure);
+        if (!ms) continue;  // planning failed: the prediction stays (instantiate() reports the error if chosen)
+        l.ms[c] = *ms, l.predicted[c] = 0, any = true;
+        problem_.nodes[i].cost[c] = *ms + boundary_ms(i, cands_[i][c]);
+      }
+    }
+    if (!any) return false;
+    count_pairs();
+    record_.bindings.clear();  // searched on the estimates these times replace
+    report_.measure_ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    record_.problem = problem_;
+    record_.predicted.clear();
+    for (const LayerBinding& l : report_.layers) record_.predicted.push_back(l.predicted);
+    if (!o.cache_path.empty())
+      if (Status s = save_tuning_cache(o.cache_path, record_); !s) warn(o, s.error().what());
+    return true;
+  }
+
+  void count_pairs() {
+    report_.pairs = report_.pairs_measured = 0;
+    for (const LayerBinding& l : report_.layers)
+      for (char p : l.predicted) report_.pairs += 1, report_.pairs_measured += p ? 0 : 1;
+  }
+
+  /// The conversions at the graph's edges a candidate needs: its own cost, not an edge's.
+  double boundary_ms(std::size_t i, const Candidate& c) {
+    const Graph& g = *graph_;
+    const Node& n = g.nodes()[i];
+    double ms = 0;
+    for (ValueId v : data_inputs(n))
+      if (g.is_input(v)) ms += conversion_ms(g.value(v).shape, Format{}, c.input_format);
+    for (ValueId v : g.outputs())
+      if (v == n.outputs[0]) ms += conversion_ms(g.value(v).shape, c.output_format, Format{});
+    return ms;
+  }
+
+  /// BindOptions::guide as measure() uses it: predictions for a convolution's candidates (none when unguided, for
+  /// other ops — they have one or two cheap candidates — or for a single candidate), from a copy of the predictor
+  /// recalibrated on the pairs measured so far.
+  class Guide {
+   public:
+    explicit Guide(const BindOptions& o) : guide_(o.guide) {
+      if (guide_.active()) model_ = *guide_.predictor;
+    }
+    std::vector<predict::Prediction> predict(const Graph& g, const Node& n, const std::vector<Candidate>& cands,
+                                             int threads) {
+      if (!guide_.active() || n.op != OpKind::Conv || cands.size() < 2) return {};
+      if (guide_.calibrate && fresh_) model_.calibrate(measured_), fresh_ = false;
+      const ConvDesc d = conv_desc(g, n);
+      std::vector<predict::Prediction> p;
+      for (const Candidate& c : cands) p.push_back(model_.predict(d, c.name, threads));
+      return p;
+    }
+    void learn(const Graph& g, const Node& n, const std::string& primitive, int threads, double ms) {
+      measured_.push_back({conv_desc(g, n), primitive, threads, ms, {}});
+      fresh_ = true;
+    }
+
+   private:
+    predict::Guidance guide_;
+    predict::LatencyPredictor model_;
+    std::vector<predict::Sample> measured_;
+    bool fresh_ = false;
+  };
 
   /// A node's report line before anything is chosen: name, op, shapes.
   LayerBinding describe(const Node& n) const {
     const Graph& g = *graph_;
     return {n.name, n.op, n.inputs.empty() ? Shape{} : g.value(n.inputs[0]).shape, g.value(n.outputs[0]).shape,
-            {}, {}, 0, Format{}, Format{}, 0};
+            {}, {}, {}, 0, Format{}, Format{}, 0};
   }
 
   static void warn(const BindOptions& o, std::string_view message) {

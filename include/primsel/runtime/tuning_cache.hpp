@@ -7,11 +7,13 @@
 //   device AMD EPYC|avx512bw|threads=1|primsel=0.1.0
 //   model 9f3c...                                  (hash of the graph's structure and candidate names)
 //   node <name> <k> <candidate> <ms> ...           (one per node, topological order)
+//   predicted <node> <candidate> ...               (costs that are a predictor's estimates, not measured; optional)
 //   edge <from> <to> <ms> ...
 //   binding <searcher> <seed> <choice> ...         (zero or more)
 //   checksum <16 hex digits>
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <fstream>
@@ -42,6 +44,9 @@ struct TuningRecord {
   std::string device;  ///< device signature: cpu, isa, threads, primsel version
   std::string model;   ///< model key
   SelectionProblem problem;
+  /// Per node, 1 for each candidate whose cost was predicted rather than measured (guided measuring); empty or
+  /// all zero: everything measured.
+  std::vector<std::vector<char>> predicted;
   std::map<std::string, std::vector<int>> bindings;  ///< "searcher seed" -> binding
 };
 
@@ -82,6 +87,13 @@ inline std::string serialize(const TuningRecord& r) {
     o << "node " << detail::escape(n.name) << " " << n.cost.size();
     for (std::size_t c = 0; c < n.cost.size(); ++c)
       o << " " << detail::escape(c < n.candidates.size() ? n.candidates[c] : std::string()) << " " << n.cost[c];
+    o << "\n";
+  }
+  for (std::size_t i = 0; i < r.predicted.size(); ++i) {
+    if (std::find(r.predicted[i].begin(), r.predicted[i].end(), 1) == r.predicted[i].end()) continue;
+    o << "predicted " << i;
+    for (std::size_t c = 0; c < r.predicted[i].size(); ++c)
+      if (r.predicted[i][c]) o << " " << c;
     o << "\n";
   }
   for (const SearchEdge& e : r.problem.edges) {
@@ -156,6 +168,16 @@ inline Expected<TuningRecord> parse_tuning_cache(std::string_view text) {
       for (double& c : e.cost)
         if (!(f >> c)) return fail(number, "edge has too few costs");
       r.problem.edges.push_back(std::move(e));
+    } else if (kind == "predicted") {
+      std::size_t node = 0;
+      if (!(f >> node) || node >= r.problem.nodes.size()) return fail(number, "predicted costs of a node that does not exist");
+      r.predicted.resize(r.problem.nodes.size());
+      r.predicted[node].assign(r.problem.choices(node), 0);
+      for (std::size_t c; f >> c;) {
+        if (c >= r.problem.choices(node)) return fail(number, "predicted cost of a candidate that does not exist");
+        r.predicted[node][c] = 1;
+      }
+      if (!f.eof()) return fail(number, "malformed predicted record");
     } else if (kind == "binding") {
       std::string key;
       f >> key;
@@ -166,7 +188,7 @@ inline Expected<TuningRecord> parse_tuning_cache(std::string_view text) {
       return fail(number, "unknown record '" + kind + "'");
     }
     std::string extra;
-    if (kind != "binding" && f >> extra) return fail(number, "unexpected '" + extra + "'");
+    if (kind != "binding" && kind != "predicted" && f >> extra) return fail(number, "unexpected '" + extra + "'");
   }
   if (!header) return Error(ErrorCode::invalid_argument, "tuning cache is empty");
   PRIMSEL_RETURN_IF_ERROR(r.problem.validate());
