@@ -1,0 +1,61 @@
+# The test suite's other builds, part of the one test command (issue 11): the same sources built again
+#   - under AddressSanitizer + UndefinedBehaviorSanitizer (every test program; reduced sweeps, -O1),
+#   - under ThreadSanitizer (the threaded parts: thread pool, concurrent run(), pipelines),
+#   - for aarch64 with Debian's cross compiler, run under qemu-user (every test program; reduced sweeps),
+# each an ExternalProject of this source tree (nothing is downloaded) built by `cmake --build` alongside the main build
+# (they share make's job slots) and run by one ctest case each: sanitize.asan_ubsan, sanitize.tsan, cross.aarch64.
+# A missing cross compiler or emulator skips that build with a warning (cmake/install-deps.sh installs them).
+# -DPRIMSEL_TEST_BUILDS=OFF leaves them all out (a quicker local edit-build-test loop).
+include(ExternalProject)
+
+# What every nested build shares: tests only (no benchmarks, examples or nested builds of its own).
+set(primsel_nested_args -DPRIMSEL_BUILD_BENCHMARKS=OFF -DPRIMSEL_BUILD_EXAMPLES=OFF -DPRIMSEL_TEST_BUILDS=OFF
+                        -DPRIMSEL_TEST_REDUCED=ON)
+# Tests that drive the build machine's own tools (host compiler, clang's fuzzer) say nothing new in another build.
+set(primsel_nested_exclude "^(package|fuzz|bench|examples)\\.")
+
+# primsel_test_build(<name> <ctest name> TARGETS <test targets or ALL> TESTS <ctest -R regex> ARGS <cmake args>...)
+function(primsel_test_build name test_name)
+  cmake_parse_arguments(PARSE_ARGV 2 arg "" "TESTS;TIMEOUT" "TARGETS;ARGS")
+  set(dir ${PROJECT_BINARY_DIR}/${name})
+  # $(MAKE): the nested make joins the outer one's job server, so `cmake --build build -j2` means 2 jobs in all.
+  set(build $(MAKE))
+  if(NOT arg_TARGETS STREQUAL "ALL")
+    list(APPEND build ${arg_TARGETS})
+  endif()
+  ExternalProject_Add(${name}
+    SOURCE_DIR ${PROJECT_SOURCE_DIR}
+    BINARY_DIR ${dir}
+    CMAKE_ARGS ${primsel_nested_args} ${arg_ARGS}
+    BUILD_COMMAND ${build}
+    BUILD_ALWAYS TRUE   # the nested build decides what is out of date
+    INSTALL_COMMAND ""
+    EXCLUDE_FROM_ALL FALSE)
+  add_test(NAME ${test_name}
+           COMMAND ${CMAKE_CTEST_COMMAND} --test-dir ${dir} --output-on-failure -R "${arg_TESTS}" -E "${primsel_nested_exclude}")
+  set_tests_properties(${test_name} PROPERTIES TIMEOUT ${arg_TIMEOUT})
+endfunction()
+
+# Sanitizers: GCC's (libasan/libubsan/libtsan come with g++). Any report fails the test: UBSan does not recover,
+# ASan and TSan exit non-zero by default.
+set(primsel_san_common -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG")
+primsel_test_build(primsel_asan sanitize.asan_ubsan TARGETS ALL TESTS "." TIMEOUT 1800
+  ARGS ${primsel_san_common}
+       "-DCMAKE_CXX_FLAGS=-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
+       "-DCMAKE_EXE_LINKER_FLAGS=-fsanitize=address,undefined")
+set(primsel_tsan_tests test_core_thread_pool test_runtime_concurrent_run test_runtime_pipeline)
+primsel_test_build(primsel_tsan sanitize.tsan TARGETS ${primsel_tsan_tests}
+  TESTS "^(core\\.thread_pool|runtime\\.concurrent_run|runtime\\.pipeline)$" TIMEOUT 900
+  ARGS ${primsel_san_common} "-DCMAKE_CXX_FLAGS=-fsanitize=thread" "-DCMAKE_EXE_LINKER_FLAGS=-fsanitize=thread")
+
+# aarch64 under qemu-user (cmake/toolchains/aarch64-linux-gnu.cmake, docs/arm.md).
+find_program(PRIMSEL_AARCH64_GXX aarch64-linux-gnu-g++)
+find_program(PRIMSEL_QEMU_AARCH64_HOST qemu-aarch64)
+if(PRIMSEL_AARCH64_GXX AND PRIMSEL_QEMU_AARCH64_HOST AND EXISTS ${PROJECT_SOURCE_DIR}/cmake/toolchains/aarch64-linux-gnu.cmake)
+  primsel_test_build(primsel_aarch64 cross.aarch64 TARGETS ALL TESTS "." TIMEOUT 1800
+    ARGS -DCMAKE_BUILD_TYPE=Release
+         -DCMAKE_TOOLCHAIN_FILE=${PROJECT_SOURCE_DIR}/cmake/toolchains/aarch64-linux-gnu.cmake)
+else()
+  message(WARNING "aarch64-linux-gnu-g++ or qemu-aarch64 not found: the aarch64 test build is skipped "
+                  "(cmake/install-deps.sh installs g++-aarch64-linux-gnu and qemu-user)")
+endif()
