@@ -4,7 +4,7 @@
 set -euo pipefail
 pkgs=(g++ cmake make libeigen3-dev libxsimd-dev xtl-dev catch2 libbenchmark-dev g++-aarch64-linux-gnu python3-jsonschema
       python3-onnx clang-14 libclang-rt-14-dev gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib
-      "$@")
+      qemu-user "$@")
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -37,9 +37,27 @@ function(primsel_test_build name test_name)
 endfunction()
 
 # Sanitizers: GCC's (libasan/libubsan/libtsan come with g++). Any report fails the test: UBSan does not recover,
-# ASan and TSan exit non-zero by default.
-set(primsel_san_common -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG")
-primsel_test_build(primsel_asan sanitize.asan_ubsan TARGETS ALL TESTS "." TIMEOUT 1800
+# ASan and TSan exit non-zero by default. GCC 12's middle-end (maybe-)uninitialized warnings fire inside
+# avx512fintrin.h at -O1 under instrumentation (GCC PR 105593, as for Eigen in CMakeLists.txt): off in these builds.
+set(primsel_san_common -DCMAKE_BUILD_TYPE=RelWithDebInfo
+    "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG -Wno-uninitialized -Wno-maybe-uninitialized")
+# ASan + UBSan on the parts that take outside input (ONNX/protobuf reader, caches, predictor files, graph building),
+# the ops and u8 ops. Not yet: the primitives' shape sweeps and runtime.network (18 min under ASan here; it found an
+# out-of-range read in bind_binding, fixed) — they need reduced variants first.
+set(primsel_asan_tests
+    core.error core.layout_convert core.tensor core.thread_pool
+    graph.builder graph.conv_desc graph.op graph.passes graph.shape_inference graph.subgraph
+    io.protobuf io.onnx_import io.onnx_regressions io.onnx_tensor
+    quant.calibrate quant.quantize predict.latency_predictor predict.rank_stats search.searchers
+    runtime.tuning_cache runtime.reference_executor
+    primitives.ops.concat primitives.ops.eltwise primitives.ops.fully_connected primitives.ops.pooling
+    primitives.ops.softmax primitives.int8.ops_u8 select.input_features select.knn_premodel)
+set(primsel_asan_targets ${primsel_asan_tests})
+list(TRANSFORM primsel_asan_targets REPLACE "\\." "_")
+list(TRANSFORM primsel_asan_targets PREPEND "test_")
+list(JOIN primsel_asan_tests "|" primsel_asan_regex)
+string(REPLACE "." "\\." primsel_asan_regex "${primsel_asan_regex}")
+primsel_test_build(primsel_asan sanitize.asan_ubsan TARGETS ${primsel_asan_targets} TESTS "^(${primsel_asan_regex})$" TIMEOUT 1800
   ARGS ${primsel_san_common}
        "-DCMAKE_CXX_FLAGS=-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
        "-DCMAKE_EXE_LINKER_FLAGS=-fsanitize=address,undefined")

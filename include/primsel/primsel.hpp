@@ -44,6 +44,7 @@
 #include "primsel/runtime/pipeline.hpp"
 #include "primsel/runtime/pipeline_plan.hpp"
 #include "primsel/runtime/reference_executor.hpp"
+#include "primsel/runtime/static_network.hpp"
 #include "primsel/runtime/tuning_cache.hpp"
 
 #include "primsel/zoo/zoo.hpp"

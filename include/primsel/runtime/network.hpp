@@ -278,8 +278,9 @@ class Network {
     report_.search = std::move(chosen);
     report_.searched_from_cache = false;
     report_.search_ms = 0;
-    if (report_.search.binding.size() == problem_.size()) report_.search.cost = problem_.cost(report_.search.binding);
-    return instantiate(report_.searcher);
+    PRIMSEL_RETURN_IF_ERROR(instantiate(report_.searcher));  // checks the binding's length and every choice
+    report_.search.cost = problem_.cost(report_.search.binding);
+    return {};
   }
 
   /// Times every candidate of every node and every conversion, on `o.threads` threads.
