@@ -1,47 +1,15 @@
 // After bind(), Network::run(views...) must not allocate: inference on a device with a fixed memory budget (and
-// firmware with no heap after start) depends on it. This binary replaces the global operator new/delete with
-// counting versions (malloc/free underneath, so sanitizer builds stay consistent) and counts only while armed.
+// firmware with no heap after start) depends on it. This binary counts operator new while armed
+// (counting_allocator.hpp).
 #include <catch2/catch.hpp>
 
-#include <atomic>
-#include <cstdlib>
-#include <new>
-
+#include "counting_allocator.hpp"
 #include "primsel/runtime/network.hpp"
 #include "primsel/search/searchers.hpp"
 #include "primsel/zoo/zoo.hpp"
 
-namespace {
-std::atomic<bool> armed{false};
-std::atomic<long> allocations{0};
-
-void* counted_alloc(std::size_t n) {
-  if (armed.load(std::memory_order_relaxed)) allocations.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
-  throw std::bad_alloc();
-}
-void* counted_aligned_alloc(std::size_t n, std::align_val_t a) {
-  if (armed.load(std::memory_order_relaxed)) allocations.fetch_add(1, std::memory_order_relaxed);
-  const std::size_t align = static_cast<std::size_t>(a);
-  if (void* p = std::aligned_alloc(align, (n + align - 1) / align * align)) return p;
-  throw std::bad_alloc();
-}
-}  // namespace
-
-void* operator new(std::size_t n) { return counted_alloc(n); }
-void* operator new[](std::size_t n) { return counted_alloc(n); }
-void* operator new(std::size_t n, std::align_val_t a) { return counted_aligned_alloc(n, a); }
-void* operator new[](std::size_t n, std::align_val_t a) { return counted_aligned_alloc(n, a); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
-
 using namespace primsel;
+using namespace primsel::testing::counting_allocator;
 
 namespace {
 

@@ -2,15 +2,13 @@
 // held-out test digits; no allocation in run(); the start-up errors; the compile-time conv traits against the
 // primitives' own answers; and a network of every layer kind (with layout conversions) against the reference.
 // Built twice: natively, and with PRIMSEL_FORCE_SCALAR — the portable paths a Cortex-M runs, since xsimd has no
-// architecture there (runtime.static_network_scalar). This binary counts operator new, as no_allocation_test does.
+// architecture there (runtime.static_network_scalar). This binary counts operator new (counting_allocator.hpp).
 #include <catch2/catch.hpp>
 
-#include <atomic>
 #include <cmath>
 #include <cstdio>
-#include <cstdlib>
-#include <new>
 
+#include "counting_allocator.hpp"
 #include "digits_network.hpp"
 #include "primsel/graph/builder.hpp"
 #include "primsel/io/onnx.hpp"
@@ -18,43 +16,8 @@
 #include "primsel/select/labelled_set.hpp"
 #include "primsel/zoo/calibrate.hpp"
 
-namespace {
-std::atomic<bool> armed{false};
-std::atomic<long> allocations{0};
-std::atomic<long> allocated_bytes{0};
-
-void count(std::size_t n) {
-  if (!armed.load(std::memory_order_relaxed)) return;
-  allocations.fetch_add(1, std::memory_order_relaxed);
-  allocated_bytes.fetch_add(static_cast<long>(n), std::memory_order_relaxed);
-}
-void* counted_alloc(std::size_t n) {
-  count(n);
-  if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
-  throw std::bad_alloc();
-}
-void* counted_aligned_alloc(std::size_t n, std::align_val_t a) {
-  count(n);
-  const std::size_t align = static_cast<std::size_t>(a);
-  if (void* p = std::aligned_alloc(align, (n + align - 1) / align * align)) return p;
-  throw std::bad_alloc();
-}
-}  // namespace
-
-void* operator new(std::size_t n) { return counted_alloc(n); }
-void* operator new[](std::size_t n) { return counted_alloc(n); }
-void* operator new(std::size_t n, std::align_val_t a) { return counted_aligned_alloc(n, a); }
-void* operator new[](std::size_t n, std::align_val_t a) { return counted_aligned_alloc(n, a); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
-
 using namespace primsel;
+using namespace primsel::testing::counting_allocator;
 using Catch::Matchers::Contains;
 using digits::SmallNet;
 

@@ -331,10 +331,8 @@ class Network {
           report_.layers.push_back(std::move(lb));
         }
         count_pairs();
-        if (!o.guide.active() && report_.pairs_measured < report_.pairs) {
-          std::vector<int> every;  // a guided start's cache, now asked for every pair: measure the predicted ones
-          measure_predicted(every, o);
-        }
+        // A guided start's cache, now asked for every pair: measure the predicted ones.
+        if (!o.guide.active() && report_.pairs_measured < report_.pairs) measure_predicted({}, o);
         report_.measured_from_cache = true;
         report_.measure_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
         measured_ = true;
@@ -392,12 +390,7 @@ class Network {
       }
     PRIMSEL_RETURN_IF_ERROR(problem_.validate());
     report_.measure_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-    record_.problem = problem_;
-    record_.predicted.clear();
-    for (const LayerBinding& l : report_.layers) record_.predicted.push_back(l.predicted);
-    count_pairs();
-    if (!o.cache_path.empty())
-      if (Status s = save_tuning_cache(o.cache_path, record_); !s) warn(o, s.error().what());
+    save_measurements(o);
     measured_ = true;
     measured_threads_ = o.threads;
     measured_precision_ = o.precision;
@@ -715,10 +708,7 @@ class Network {
   Status ensure_measured(const BindOptions& o) {
     if (measured_ && measured_threads_ == o.threads && measured_precision_ == o.precision && cache_path_ == o.cache_path) {
       // Measurements from a guided start (or its cache) complete themselves when every pair is asked for.
-      if (!o.guide.active() && report_.pairs_measured < report_.pairs) {
-        std::vector<int> every;
-        measure_predicted(every, o);
-      }
+      if (!o.guide.active() && report_.pairs_measured < report_.pairs) measure_predicted({}, o);
       return {};
     }
     return measure(o);
@@ -740,15 +730,20 @@ class Network {
       }
     }
     if (!any) return false;
-    count_pairs();
     record_.bindings.clear();  // searched on the estimates these times replace
     report_.measure_ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    save_measurements(o);
+    return true;
+  }
+
+  /// The problem and which of its costs are predicted, into the pair counts, the record and the tuning cache.
+  void save_measurements(const BindOptions& o) {
+    count_pairs();
     record_.problem = problem_;
     record_.predicted.clear();
     for (const LayerBinding& l : report_.layers) record_.predicted.push_back(l.predicted);
     if (!o.cache_path.empty())
       if (Status s = save_tuning_cache(o.cache_path, record_); !s) warn(o, s.error().what());
-    return true;
   }
 
   void count_pairs() {
