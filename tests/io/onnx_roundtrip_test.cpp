@@ -11,6 +11,7 @@
 #include "primsel/io/onnx_writer.hpp"
 #include "primsel/runtime/reference_executor.hpp"
 #include "primsel/zoo/zoo.hpp"
+#include "zoo_models.hpp"
 
 using namespace primsel;
 
@@ -51,7 +52,7 @@ void require_same_graph(const Graph& a, const Graph& b, bool computed_names = tr
 TEST_CASE("zoo models survive a write/read round trip unchanged") {
   for (const char* name : {"lenet5", "resnet18", "mobilenet_v2", "squeezenet1_1", "googlenet"}) {
     INFO(name);
-    const Graph g = zoo::build(name).value();
+    const Graph g = testing::test_zoo(name);
     auto bytes = io::onnx::write_model(g);
     REQUIRE(bytes.ok());
     auto back = io::onnx::parse_model(*bytes);
@@ -64,7 +65,7 @@ TEST_CASE("zoo models survive a write/read round trip unchanged") {
 TEST_CASE("optimized graphs round-trip too, and compute the same output") {
   for (const char* name : {"lenet5", "mobilenet_v2", "squeezenet1_1"}) {
     INFO(name);
-    Graph g = zoo::build(name).value();
+    Graph g = testing::test_zoo(name);
     REQUIRE(optimize(g).ok());
     auto back = io::onnx::parse_model(io::onnx::write_model(g).value());
     REQUIRE(back.ok());

@@ -8,6 +8,7 @@
 #include "primsel/runtime/network.hpp"
 #include "primsel/search/searchers.hpp"
 #include "primsel/zoo/zoo.hpp"
+#include "zoo_models.hpp"
 
 using namespace primsel;
 
@@ -36,7 +37,7 @@ bool same(const Tensor& a, const Tensor& b) {
 TEST_CASE("threads running one bound network with their own contexts get the single-threaded result") {
   for (int threads_per_run : {1, 2}) {
     INFO(threads_per_run << " thread(s) per run");
-    auto net = Network<Greedy>::create(zoo::build("squeezenet1_1").value()).value();
+    auto net = Network<Greedy>::create(testing::test_zoo("squeezenet1_1")).value();
     REQUIRE(net.bind({.threads = threads_per_run, .measure = quick}).ok());
     const Graph& g = net.graph();
     const Shape in_shape = g.value(g.inputs()[0]).shape;

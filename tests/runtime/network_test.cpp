@@ -9,6 +9,7 @@
 #include "primsel/runtime/reference_executor.hpp"
 #include "primsel/search/searchers.hpp"
 #include "primsel/zoo/zoo.hpp"
+#include "zoo_models.hpp"
 
 using namespace primsel;
 
@@ -76,9 +77,11 @@ void bind_run_compare(Network<Greedy>& net, const Tensor& x, const Tensor& expec
 }
 
 TEST_CASE("every zoo model, bound by every searcher, equals the reference") {
-  for (std::string_view model : zoo::names()) {
+  const std::vector<std::string_view> models =
+      testing::reduced ? std::vector<std::string_view>{"lenet5", "squeezenet1_1", "mobilenet_v2"} : zoo::names();
+  for (std::string_view model : models) {
     INFO(model);
-    Graph g = zoo::build(model).value();
+    Graph g = testing::test_zoo(model);
     const Tensor x = zoo::random_input(g.value(g.inputs()[0]).shape, 5);
     const Tensor expected = run_reference(g, x).value()[0];
     auto net = Network<Greedy>::create(std::move(g)).value();
@@ -124,7 +127,7 @@ TEST_CASE("a saved binding can be bound directly, and a wrong one is refused") {
 }
 
 TEST_CASE("a measuring budget bounds start-up and still costs every candidate") {
-  auto net = Network<Greedy>::create(zoo::build("squeezenet1_1").value()).value();
+  auto net = Network<Greedy>::create(testing::test_zoo("squeezenet1_1")).value();
   REQUIRE(net.measure({.measure = {.min_runs = 50, .max_runs = 50, .spread = 0, .cap_ms = 1e9}, .budget_ms = 1}).ok());
   CHECK(net.report().budget_exceeded);
   for (const SearchNode& n : net.problem().nodes)

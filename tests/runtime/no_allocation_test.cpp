@@ -7,6 +7,7 @@
 #include "primsel/runtime/network.hpp"
 #include "primsel/search/searchers.hpp"
 #include "primsel/zoo/zoo.hpp"
+#include "zoo_models.hpp"
 
 using namespace primsel;
 using namespace primsel::testing::counting_allocator;
@@ -43,10 +44,11 @@ TEST_CASE("the counting allocator sees allocations (the check below can fail)") 
 }
 
 TEST_CASE("run() after bind() allocates nothing, for every primitive and thread count") {
-  for (const char* model : {"lenet5", "squeezenet1_1", "mobilenet_v2", "googlenet"}) {
+  for (const char* model :
+       testing::sweep({"lenet5", "squeezenet1_1", "mobilenet_v2", "googlenet"}, {"lenet5", "squeezenet1_1", "mobilenet_v2"})) {
     for (int threads : {1, 2}) {
       INFO(model << ", " << threads << " thread(s)");
-      auto net = Network<Greedy>::create(zoo::build(model).value()).value();
+      auto net = Network<Greedy>::create(testing::test_zoo(model)).value();
       REQUIRE(net.bind({.threads = threads, .measure = quick}).ok());
       const Graph& g = net.graph();
       const Tensor x = zoo::random_input(g.value(g.inputs()[0]).shape, 5);

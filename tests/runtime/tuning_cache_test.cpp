@@ -13,6 +13,7 @@
 #include "primsel/runtime/tuning_cache.hpp"
 #include "primsel/search/searchers.hpp"
 #include "primsel/zoo/zoo.hpp"
+#include "zoo_models.hpp"
 
 using namespace primsel;
 
@@ -147,7 +148,7 @@ TEST_CASE("a second start-up reads the cache instead of measuring and searching"
     CHECK_THAT(warnings[0], Catch::Contains("threads=2"));
   }
   SECTION("another model: ignored with a warning") {
-    auto net = Network<QLearning<>>::create(zoo::build("squeezenet1_1").value()).value();
+    auto net = Network<QLearning<>>::create(testing::test_zoo("squeezenet1_1")).value();
     REQUIRE(net.measure(o).ok());
     CHECK_FALSE(net.report().measured_from_cache);
     REQUIRE(warnings.size() == 1);
@@ -173,7 +174,8 @@ TEST_CASE("cached bindings are keyed by searcher, Fixed primitive and configurat
   const std::string path = temp_path("keys");
   std::filesystem::remove(path);
   const BindOptions o{.measure = {.warmup = 0, .min_runs = 1, .max_runs = 1}, .cache_path = path};
-  auto net = Network<Greedy>::create(zoo::build("resnet18", {.calibrate = false}).value()).value();
+  // Reduced: squeezenet1_1, whose 3x3 layers Winograd binds too, instead of resnet18 (11.7M weights to generate).
+  auto net = Network<Greedy>::create(testing::test_zoo(testing::reduced ? "squeezenet1_1" : "resnet18", {.calibrate = false})).value();
   REQUIRE(net.bind_with<Fixed<Im2colGemm>>(o).ok());
   const std::vector<int> im2col = net.report().search.binding;
   CHECK(net.report().searcher == "fixed:im2col_gemm");

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <fstream>
+#include <istream>
 #include <string>
 #include <thread>
 
@@ -14,17 +15,29 @@
 
 namespace primsel {
 
-/// The CPU's model name, e.g. "AMD EPYC 7551 32-Core Processor", or "unknown".
+/// The CPU's name from /proc/cpuinfo's text: its model name, e.g. "AMD EPYC 7551 32-Core Processor". arm64 Linux
+/// gives no name (a Raspberry Pi's "Model" line aside), only the core's codes: "CPU implementer 0x41 part 0xd0c" (a
+/// Neoverse N1), so that tuning caches and reports still tell Arm cores apart. "unknown" when there is neither.
+inline std::string cpu_name_from(std::istream& cpuinfo) {
+  std::string line, implementer, part;
+  auto value = [&line] {
+    const auto colon = line.find(':');
+    return colon != std::string::npos && colon + 2 <= line.size() ? line.substr(colon + 2) : std::string();
+  };
+  while (std::getline(cpuinfo, line)) {
+    for (const char* key : {"model name", "Model", "Hardware"})
+      if (line.rfind(key, 0) == 0 && !value().empty()) return value();
+    if (line.rfind("CPU implementer", 0) == 0 && implementer.empty()) implementer = value();
+    if (line.rfind("CPU part", 0) == 0 && part.empty()) part = value();
+  }
+  if (!implementer.empty() && !part.empty()) return "CPU implementer " + implementer + " part " + part;
+  return "unknown";
+}
+
+/// The CPU's name (cpu_name_from on /proc/cpuinfo), or "unknown".
 inline std::string cpu_name() {
   std::ifstream info("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(info, line))
-    for (const char* key : {"model name", "Model", "Hardware"})
-      if (line.rfind(key, 0) == 0) {
-        const auto colon = line.find(':');
-        if (colon != std::string::npos && colon + 2 <= line.size()) return line.substr(colon + 2);
-      }
-  return "unknown";
+  return cpu_name_from(info);
 }
 
 inline int hardware_threads() {

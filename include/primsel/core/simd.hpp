@@ -43,6 +43,16 @@ inline FloatVec max(const FloatVec& a, const FloatVec& b) noexcept {
 inline FloatVec min(const FloatVec& a, const FloatVec& b) noexcept { return xsimd::min(a, b); }
 inline FloatVec max(const FloatVec& a, const FloatVec& b) noexcept { return xsimd::max(a, b); }
 #endif
+/// a / b correctly rounded, as a scalar division is. xsimd 8 divides NEON floats by a reciprocal estimate and two
+/// Newton steps (Armv7 has no vector divide) on AArch64 too: an ulp off in some lanes, so averages and softmax would
+/// no longer equal the reference. AArch64 has the exact vector divide.
+inline FloatVec div(const FloatVec& a, const FloatVec& b) noexcept {
+#if defined(__aarch64__)
+  return FloatVec(vdivq_f32(a, b));
+#else
+  return a / b;
+#endif
+}
 #else
 /// One float lane with the operations kernels use.
 struct FloatVec {
@@ -63,6 +73,7 @@ inline FloatVec load_aligned(const float* p) noexcept { return *p; }
 inline FloatVec broadcast(float v) noexcept { return v; }
 inline void store(float* p, const FloatVec& v) noexcept { *p = v.v; }
 inline FloatVec fma(const FloatVec& a, const FloatVec& b, const FloatVec& c) noexcept { return a.v * b.v + c.v; }
+inline FloatVec div(const FloatVec& a, const FloatVec& b) noexcept { return a.v / b.v; }
 // x86's min/max semantics: the second operand when unordered.
 inline FloatVec min(const FloatVec& a, const FloatVec& b) noexcept { return a.v < b.v ? a.v : b.v; }
 inline FloatVec max(const FloatVec& a, const FloatVec& b) noexcept { return a.v > b.v ? a.v : b.v; }

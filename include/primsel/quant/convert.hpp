@@ -49,8 +49,12 @@ inline void quantize_lanes(const float* x, std::int64_t n, QuantParams p, std::u
     x = buf;
   }
   // max(v, 0) first: x86's max returns its second operand for NaN, which quantize() maps to the low end too.
-  simd::FloatVec v = round_even(simd::load(x) / simd::broadcast(p.scale)) +
+  // NEON's max returns the NaN (and converting it to int is undefined), so there NaN lanes are selected away.
+  simd::FloatVec v = round_even(simd::div(simd::load(x), simd::broadcast(p.scale))) +
                      simd::broadcast(static_cast<float>(p.zero_point));
+#if defined(__aarch64__)
+  v = xsimd::select(v > simd::broadcast(0.0f), v, simd::broadcast(0.0f));
+#endif
   v = simd::min(simd::broadcast(255.0f), simd::max(v, simd::broadcast(0.0f)));
 #if defined(__AVX512F__)
   if (n == lanes) {

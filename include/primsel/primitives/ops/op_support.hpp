@@ -186,7 +186,10 @@ inline V vsub(const V& a, const V& b) noexcept {
 template <class V>
 inline V vdiv(const V& a, const V& b) noexcept {
 #if PRIMSEL_HAS_SIMD
-  return a / b;
+  if constexpr (std::is_same_v<V, simd::FloatVec>)
+    return simd::div(a, b);  // exact on NEON too, see simd.hpp
+  else
+    return a / b;  // narrower x86 batches: divps is exact
 #else
   return V(a.v / b.v);
 #endif

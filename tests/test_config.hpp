@@ -1,0 +1,45 @@
+// The test suite's one cost knob. PRIMSEL_TEST_REDUCED (the CMake option of the same name, on by default in cross
+// builds, whose tests run under qemu-user at a few hundred MFLOP/s) makes the slow tests do less: whole-network
+// tests run their zoo models at 64x64 instead of 224x224 (zoo_models.hpp) and fewer of them, and two sweeps are
+// shorter. The primitives keep their shape sweeps (FFT's has fewer channel counts), so odd sizes, strides, padding,
+// dilation, channel counts off the vector width and both thread counts stay covered for every primitive; what is
+// cut is repetition on large networks, whose cost is the reference executor, generating random weights and
+// measuring every candidate on every layer. With it the aarch64 suite takes about 5 minutes under qemu on 2 cores.
+//
+// Reduced (test: what changes):
+//   primitives.fft_conv      shape sweep: channels {1, 3, 5, 17, 33} -> {1, 17} (every kernel, stride and thread count)
+//   graph.passes             zoo models at 64x64; resnet18 left out
+//   zoo.zoo                  parameter counts and layer shapes without vgg16 and resnet50 (164M weights to generate);
+//                            calibrated full-size runs: lenet5, mobilenet_v2, squeezenet1_1 only
+//   io.onnx_roundtrip        zoo models at 64x64
+//   io.onnx_writer           resnet50 left out (vgg16 already is)
+//   runtime.network          every searcher on lenet5, squeezenet1_1, mobilenet_v2 at 64x64 (not all seven models);
+//                            the measuring budget on squeezenet1_1 at 64x64
+//   runtime.no_allocation    lenet5, squeezenet1_1, mobilenet_v2 at 64x64; googlenet left out
+//   runtime.concurrent_run   squeezenet1_1 at 64x64
+//   runtime.tuning_cache     zoo models at 64x64; the cache keys on squeezenet1_1 instead of resnet18
+//   runtime.pipeline         googlenet left out (the models were 64x64 already)
+//   runtime.mixed_precision  digits int8 accuracy without the large model (21 MMAC per image)
+//   select.model_selector    digits selector over tiny, small and medium (the large model left out)
+#pragma once
+
+#include <initializer_list>
+#include <vector>
+
+namespace primsel::testing {
+
+#if defined(PRIMSEL_TEST_REDUCED)
+inline constexpr bool reduced = true;
+#else
+inline constexpr bool reduced = false;
+#endif
+
+/// `full` in a normal run, `fewer` in a reduced one:
+///
+///   for (const char* model : testing::sweep({"lenet5", "resnet18", "googlenet"}, {"lenet5"})) ...
+template <class T>
+std::vector<T> sweep(std::initializer_list<T> full, std::initializer_list<T> fewer) {
+  return reduced ? std::vector<T>(fewer) : std::vector<T>(full);
+}
+
+}  // namespace primsel::testing
