@@ -52,16 +52,16 @@ set(primsel_asan_tests
     runtime.tuning_cache runtime.reference_executor
     primitives.ops.concat primitives.ops.eltwise primitives.ops.fully_connected primitives.ops.pooling
     primitives.ops.softmax primitives.int8.ops_u8 select.input_features select.knn_premodel)
-set(primsel_asan_targets ${primsel_asan_tests})
-list(TRANSFORM primsel_asan_targets REPLACE "\\." "_")
-list(TRANSFORM primsel_asan_targets PREPEND "test_")
+# The test programs holding them: one per test folder (tests/CMakeLists.txt).
+set(primsel_asan_targets test_core test_graph test_io test_quant test_predict test_search test_runtime
+    test_primitives_ops test_primitives_int8 test_select)
 list(JOIN primsel_asan_tests "|" primsel_asan_regex)
 string(REPLACE "." "\\." primsel_asan_regex "${primsel_asan_regex}")
 primsel_test_build(primsel_asan sanitize.asan_ubsan TARGETS ${primsel_asan_targets} TESTS "^(${primsel_asan_regex})$" TIMEOUT 1800
   ARGS ${primsel_san_common}
        "-DCMAKE_CXX_FLAGS=-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
        "-DCMAKE_EXE_LINKER_FLAGS=-fsanitize=address,undefined")
-set(primsel_tsan_tests test_core_thread_pool test_runtime_concurrent_run test_runtime_pipeline)
+set(primsel_tsan_tests test_core test_runtime)
 primsel_test_build(primsel_tsan sanitize.tsan TARGETS ${primsel_tsan_tests}
   TESTS "^(core\\.thread_pool|runtime\\.concurrent_run|runtime\\.pipeline)$" TIMEOUT 900
   ARGS ${primsel_san_common} "-DCMAKE_CXX_FLAGS=-fsanitize=thread" "-DCMAKE_EXE_LINKER_FLAGS=-fsanitize=thread")

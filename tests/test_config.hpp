@@ -26,6 +26,8 @@
 #include <initializer_list>
 #include <vector>
 
+#include "primsel/runtime/measure.hpp"
+
 namespace primsel::testing {
 
 #if defined(PRIMSEL_TEST_REDUCED)
@@ -37,6 +39,9 @@ inline constexpr bool reduced = false;
 /// `full` in a normal run, `fewer` in a reduced one:
 ///
 ///   for (const char* model : testing::sweep({"lenet5", "resnet18", "googlenet"}, {"lenet5"})) ...
+/// One timed run per candidate and no warm-up: the tests check what bind() does, not how fast anything is.
+inline constexpr MeasureOptions quick{.warmup = 0, .min_runs = 1, .max_runs = 1};
+
 template <class T>
 std::vector<T> sweep(std::initializer_list<T> full, std::initializer_list<T> fewer) {
   return reduced ? std::vector<T>(fewer) : std::vector<T>(full);

@@ -11,7 +11,7 @@ using namespace primsel;
 using namespace primsel::io::proto;
 
 namespace {
-std::string error_of(std::string_view data) {
+std::string parse_error_of(std::string_view data) {
   Reader r(data);
   while (!r.done()) {
     auto f = r.next();
@@ -71,18 +71,18 @@ TEST_CASE("repeated fields decode packed and unpacked alike") {
 }
 
 TEST_CASE("malformed bytes get a specific error with the byte offset") {
-  CHECK_THAT(error_of("\x08"), Catch::Contains("varint runs past the end"));                    // key, no value
-  CHECK_THAT(error_of("\x08\xff\xff"), Catch::Contains("varint runs past the end"));
-  CHECK_THAT(error_of(std::string("\x08") + std::string(9, '\xff') + "\x02"), Catch::Contains("overflows 64 bits"));
-  CHECK_THAT(error_of(std::string("\x08") + std::string(10, '\x80') + "\x01"), Catch::Contains("overflows"));
-  CHECK_THAT(error_of("\x0a\x05" "abc"), Catch::Contains("claims 5 bytes, 3 remain"));
-  CHECK_THAT(error_of("\x0a\xff\xff\xff\xff\x0f"), Catch::Contains("claims 4294967295 bytes"));
-  CHECK_THAT(error_of("\x0d\x01\x02"), Catch::Contains("needs 4 bytes, 2 remain"));
-  CHECK_THAT(error_of("\x09\x01"), Catch::Contains("needs 8 bytes"));
-  CHECK_THAT(error_of("\x0b"), Catch::Contains("groups"));
-  CHECK_THAT(error_of("\x0e"), Catch::Contains("invalid wire type 6"));
-  CHECK_THAT(error_of(std::string("\x00\x01", 2)), Catch::Contains("invalid field number 0"));
-  CHECK_THAT(error_of("\x08\x01\x0a\x09"), Catch::Contains("at byte 3"));  // offsets count from the start
+  CHECK_THAT(parse_error_of("\x08"), Catch::Contains("varint runs past the end"));                    // key, no value
+  CHECK_THAT(parse_error_of("\x08\xff\xff"), Catch::Contains("varint runs past the end"));
+  CHECK_THAT(parse_error_of(std::string("\x08") + std::string(9, '\xff') + "\x02"), Catch::Contains("overflows 64 bits"));
+  CHECK_THAT(parse_error_of(std::string("\x08") + std::string(10, '\x80') + "\x01"), Catch::Contains("overflows"));
+  CHECK_THAT(parse_error_of("\x0a\x05" "abc"), Catch::Contains("claims 5 bytes, 3 remain"));
+  CHECK_THAT(parse_error_of("\x0a\xff\xff\xff\xff\x0f"), Catch::Contains("claims 4294967295 bytes"));
+  CHECK_THAT(parse_error_of("\x0d\x01\x02"), Catch::Contains("needs 4 bytes, 2 remain"));
+  CHECK_THAT(parse_error_of("\x09\x01"), Catch::Contains("needs 8 bytes"));
+  CHECK_THAT(parse_error_of("\x0b"), Catch::Contains("groups"));
+  CHECK_THAT(parse_error_of("\x0e"), Catch::Contains("invalid wire type 6"));
+  CHECK_THAT(parse_error_of(std::string("\x00\x01", 2)), Catch::Contains("invalid field number 0"));
+  CHECK_THAT(parse_error_of("\x08\x01\x0a\x09"), Catch::Contains("at byte 3"));  // offsets count from the start
   // Packed lists that do not add up.
   Writer w;
   w.bytes(1, "\x01\x02\x03");
@@ -108,8 +108,8 @@ TEST_CASE("no input makes the reader read out of bounds: every prefix of a valid
   const std::string full = w.str();
   for (std::size_t n = 0; n <= full.size(); ++n) {
     const std::string prefix = full.substr(0, n);  // a copy: ASan sees any read past its end
-    const std::string e = error_of(prefix);
+    const std::string e = parse_error_of(prefix);
     CHECK((e.empty() || e.find("corrupt protobuf at byte") != std::string::npos));
   }
-  CHECK(error_of(full).empty());
+  CHECK(parse_error_of(full).empty());
 }

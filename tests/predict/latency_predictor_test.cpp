@@ -29,7 +29,7 @@ double power_law_ms(const ConvDesc& d, const std::string& primitive) {
   return c * std::pow(double(d.macs()), 0.9) * std::pow(double(d.output_elements() * 4), 0.15);
 }
 
-std::vector<ConvDesc> layers(int salt) {
+std::vector<ConvDesc> test_layers(int salt) {
   std::vector<ConvDesc> out;
   for (std::int64_t ic : {3, 16, 32, 64, 96, 128, 256})
     for (std::int64_t oc : {16, 24, 64, 128, 256})
@@ -83,12 +83,12 @@ Tables tables_of(const std::string& text) {
 }  // namespace
 
 TEST_CASE("ridge recovers a power law from synthetic samples") {
-  const std::vector<Sample> train = power_law_samples(layers(0));
+  const std::vector<Sample> train = power_law_samples(test_layers(0));
   const LatencyPredictor p = LatencyPredictor::train(train, {.kind = PredictorKind::ridge, .lambda = 1e-3}).value();
   CHECK(p.primitives().size() == 2);
   // Held-out layers inside the training range: within 2% (the law is exactly linear in the log-features; what is
   // left is the tiny ridge penalty).
-  for (const ConvDesc& d : layers(1))
+  for (const ConvDesc& d : test_layers(1))
     for (const std::string prim : {"im2col_gemm", "direct_nchwc"}) {
       INFO(to_string(d) << " " << prim);
       const Prediction got = p.predict(d, prim, 1);
@@ -100,16 +100,16 @@ TEST_CASE("ridge recovers a power law from synthetic samples") {
 
 TEST_CASE("ridge_knn keeps ridge's accuracy on a power law") {
   const LatencyPredictor p =
-      LatencyPredictor::train(power_law_samples(layers(0)), {.kind = PredictorKind::ridge_knn, .lambda = 1e-3}).value();
-  for (const ConvDesc& d : layers(1))
+      LatencyPredictor::train(power_law_samples(test_layers(0)), {.kind = PredictorKind::ridge_knn, .lambda = 1e-3}).value();
+  for (const ConvDesc& d : test_layers(1))
     CHECK(p.predict(d, "direct_nchwc", 1).ms == Approx(power_law_ms(d, "direct_nchwc")).epsilon(0.02));
 }
 
 TEST_CASE("knn predicts a power law within its neighbours' spread") {
   const LatencyPredictor p =
-      LatencyPredictor::train(power_law_samples(layers(0)), {.kind = PredictorKind::knn}).value();
+      LatencyPredictor::train(power_law_samples(test_layers(0)), {.kind = PredictorKind::knn}).value();
   // kNN interpolates between neighbouring layers: correct in order of magnitude, not exactly.
-  for (const ConvDesc& d : layers(1)) {
+  for (const ConvDesc& d : test_layers(1)) {
     const Prediction got = p.predict(d, "im2col_gemm", 1);
     CHECK(std::abs(std::log(got.ms / power_law_ms(d, "im2col_gemm"))) < 1.0);
   }
@@ -117,7 +117,7 @@ TEST_CASE("knn predicts a power law within its neighbours' spread") {
 
 TEST_CASE("uncertainty is larger for an unknown primitive and away from the training data") {
   for (PredictorKind kind : {PredictorKind::ridge, PredictorKind::knn, PredictorKind::ridge_knn}) {
-    const LatencyPredictor p = LatencyPredictor::train(power_law_samples(layers(0)), {.kind = kind}).value();
+    const LatencyPredictor p = LatencyPredictor::train(power_law_samples(test_layers(0)), {.kind = kind}).value();
     const ConvDesc d = layer(64, 64, 28, 3, 1);
     const Prediction known = p.predict(d, "im2col_gemm", 1);
     const Prediction unknown = p.predict(d, "mystery_conv", 1);
@@ -131,8 +131,8 @@ TEST_CASE("uncertainty is larger for an unknown primitive and away from the trai
 }
 
 TEST_CASE("calibrate() fixes a constant device slowdown from 5 samples") {
-  LatencyPredictor p = LatencyPredictor::train(power_law_samples(layers(0)), {.lambda = 1e-3}).value();
-  const std::vector<ConvDesc> other = layers(2);
+  LatencyPredictor p = LatencyPredictor::train(power_law_samples(test_layers(0)), {.lambda = 1e-3}).value();
+  const std::vector<ConvDesc> other = test_layers(2);
   std::vector<double> before;
   for (const ConvDesc& d : other) before.push_back(p.predict(d, "direct_nchwc", 1).ms);
   // The new device is 2.5x slower everywhere; five of its layers (of both primitives) are measured.
@@ -155,8 +155,8 @@ TEST_CASE("calibrate() fixes a constant device slowdown from 5 samples") {
 
 TEST_CASE("serialize/parse and the embedded tables give identical predictions") {
   for (PredictorKind kind : {PredictorKind::ridge, PredictorKind::knn, PredictorKind::ridge_knn}) {
-    LatencyPredictor p = LatencyPredictor::train(power_law_samples(layers(0)), {.kind = kind}).value();
-    const std::vector<Sample> slow = power_law_samples(layers(2), 1.7);
+    LatencyPredictor p = LatencyPredictor::train(power_law_samples(test_layers(0)), {.kind = kind}).value();
+    const std::vector<Sample> slow = power_law_samples(test_layers(2), 1.7);
     p.calibrate(std::span(slow).first(4));  // the calibration travels too
     const std::string text = p.serialize();
     const LatencyPredictor q = LatencyPredictor::parse(text).value();
@@ -164,7 +164,7 @@ TEST_CASE("serialize/parse and the embedded tables give identical predictions") 
     const LatencyPredictor e = LatencyPredictor::from_embedded(t.view()).value();
     CHECK(q.serialize() == text);
     CHECK(q.kind() == kind);
-    for (const ConvDesc& d : layers(1))
+    for (const ConvDesc& d : test_layers(1))
       for (const std::string prim : {"im2col_gemm", "direct_nchwc", "unseen"}) {
         const Prediction a = p.predict(d, prim, 1), b = q.predict(d, prim, 1), c = e.predict(d, prim, 1);
         CHECK(a.ms == b.ms);
@@ -183,7 +183,7 @@ TEST_CASE("serialize/parse and the embedded tables give identical predictions") 
 }
 
 TEST_CASE("corrupt, truncated and wrong-version predictor files are errors, never crashes") {
-  const LatencyPredictor p = LatencyPredictor::train(power_law_samples(layers(0))).value();
+  const LatencyPredictor p = LatencyPredictor::train(power_law_samples(test_layers(0))).value();
   const std::string text = p.serialize();
   auto error_of = [](std::string_view s) {
     auto r = LatencyPredictor::parse(s);
@@ -226,7 +226,7 @@ TEST_CASE("corrupt, truncated and wrong-version predictor files are errors, neve
 
 TEST_CASE("training needs samples with positive times") {
   CHECK_FALSE(LatencyPredictor::train(std::vector<Sample>{}).ok());
-  std::vector<Sample> s = power_law_samples(layers(0));
+  std::vector<Sample> s = power_law_samples(test_layers(0));
   s[3].ms = 0;
   CHECK_THAT(std::string(LatencyPredictor::train(s).error().what()), Catch::Contains("positive time"));
 }

@@ -15,7 +15,7 @@ using namespace primsel::gemm;
 
 namespace {
 
-struct Case {
+struct U8S8Case {
   std::int64_t m, n, k;
   std::int32_t zp = 0;
   int threads = 1;
@@ -27,7 +27,7 @@ struct Case {
   bool relu = false;         // lo = output zero point: its `high_nonneg` form
 };
 
-std::string describe(const Case& t, const kernels::U8S8Ukernel& kr) {
+std::string describe(const U8S8Case& t, const kernels::U8S8Ukernel& kr) {
   return std::string(kr.name) + " m " + std::to_string(t.m) + " n " + std::to_string(t.n) + " k " +
          std::to_string(t.k) + " zp " + std::to_string(t.zp) + " threads " + std::to_string(t.threads) +
          (t.requantize ? " u8" : " s32") + (t.bias ? " bias" : "") + (t.trans_b ? " trans_b" : "") +
@@ -44,7 +44,7 @@ struct Workspace {
   }
 };
 
-void check(const Case& t, const kernels::U8S8Ukernel& kr) {
+void check_u8s8(const U8S8Case& t, const kernels::U8S8Ukernel& kr) {
   INFO(describe(t, kr));
   Rng rng(static_cast<std::uint64_t>(t.m * 1009 + t.n * 31 + t.k * 7 + t.zp));
   const auto lo = static_cast<std::uint32_t>(kr.a_range.lo), span = static_cast<std::uint32_t>(kr.a_range.hi) - lo + 1;
@@ -110,7 +110,7 @@ void check(const Case& t, const kernels::U8S8Ukernel& kr) {
   CHECK(diff == 0);
 }
 
-const std::int64_t sizes[] = {1, 3, 5, 17, 33, 64, 100, 257};
+const std::int64_t u8s8_sizes[] = {1, 3, 5, 17, 33, 64, 100, 257};
 const std::int32_t zero_points[] = {0, 128, 255};
 
 // Zero points are meaningful within the activation range (a 7-bit kernel's edge is 127).
@@ -123,12 +123,12 @@ std::int32_t edge_zp(int index, const kernels::U8S8Ukernel& kr) {
 TEST_CASE("gemm_u8s8 with the default kernel equals the integer reference over a shape sweep") {
   INFO("default kernel " << kernels::u8s8_default_ukernel.name);
   int index = 0;
-  for (std::int64_t m : sizes)
-    for (std::int64_t n : sizes)
-      for (std::int64_t k : sizes) {
+  for (std::int64_t m : u8s8_sizes)
+    for (std::int64_t n : u8s8_sizes)
+      for (std::int64_t k : u8s8_sizes) {
         ++index;
         for (int z = 0; z < 3; ++z)
-          check({m, n, k, edge_zp(z, kernels::u8s8_default_ukernel), 1 + (index + z) % 2, (index + z) % 2 == 0,
+          check_u8s8({m, n, k, edge_zp(z, kernels::u8s8_default_ukernel), 1 + (index + z) % 2, (index + z) % 2 == 0,
                  index % 3 == 0},
                 kernels::u8s8_default_ukernel);
       }
@@ -137,26 +137,26 @@ TEST_CASE("gemm_u8s8 with the default kernel equals the integer reference over a
 TEST_CASE("every compiled u8s8 micro-kernel, the scalar reference included, is exact through the GEMM") {
   for (const auto& kr : kernels::u8s8_kernels) {
     int index = 0;
-    for (std::int64_t m : sizes)
-      for (std::int64_t n : sizes)
+    for (std::int64_t m : u8s8_sizes)
+      for (std::int64_t n : u8s8_sizes)
         for (std::int64_t k : {std::int64_t{1}, std::int64_t{5}, std::int64_t{33}, std::int64_t{257}}) {
           ++index;
-          check({m, n, k, edge_zp(index, kr), 1 + index % 2, index % 2 == 1, index % 4 == 0}, kr);
+          check_u8s8({m, n, k, edge_zp(index, kr), 1 + index % 2, index % 2 == 1, index % 4 == 0}, kr);
         }
   }
 }
 
 TEST_CASE("gemm_u8s8 over K and N blocks, transposed weights, strided output and threads") {
   const auto& kr = kernels::u8s8_default_ukernel;
-  for (const Case& t :
-       {Case{7, 300, 1100, 255, 2, true, true, true, 5}, Case{200, 530, 600, 128, 2, false, true, false, 3},
-        Case{130, 70, 2050, 0, 1, true, false, true, 1}, Case{1, 1000, 4608, 37, 2, true, true, true},
-        Case{1000, 1, 9, 200, 2, true, false, false, 2}, Case{9, 16, 0, 128, 1, false, true},
-        Case{9, 16, 0, 128, 2, true, true}})
+  for (const U8S8Case& t :
+       {U8S8Case{7, 300, 1100, 255, 2, true, true, true, 5}, U8S8Case{200, 530, 600, 128, 2, false, true, false, 3},
+        U8S8Case{130, 70, 2050, 0, 1, true, false, true, 1}, U8S8Case{1, 1000, 4608, 37, 2, true, true, true},
+        U8S8Case{1000, 1, 9, 200, 2, true, false, false, 2}, U8S8Case{9, 16, 0, 128, 1, false, true},
+        U8S8Case{9, 16, 0, 128, 2, true, true}})
     for (const auto& k : {kr, kernels::u8s8_kernels.back()}) {
-      Case c = t;
+      U8S8Case c = t;
       c.zp = std::min(c.zp, k.a_range.hi);
-      check(c, k);
+      check_u8s8(c, k);
     }
 }
 
@@ -170,9 +170,9 @@ TEST_CASE("the in-register output stage in its three forms, over tiles, K blocks
         for (std::int64_t k : {4, 16, 33, 600}) {
           ++index;
           for (bool relu : {false, true}) {
-            Case c{m, n, k, edge_zp(index, kr), 1 + index % 2, true, index % 3 != 0, index % 2 == 0, index % 4};
+            U8S8Case c{m, n, k, edge_zp(index, kr), 1 + index % 2, true, index % 3 != 0, index % 2 == 0, index % 4};
             c.small_reals = true, c.relu = relu;
-            check(c, kr);
+            check_u8s8(c, kr);
           }
         }
   }

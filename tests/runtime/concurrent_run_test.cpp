@@ -14,7 +14,7 @@ using namespace primsel;
 
 namespace {
 
-constexpr MeasureOptions quick{.warmup = 0, .min_runs = 1, .max_runs = 1};
+using testing::quick;  // tests/test_config.hpp
 
 std::vector<Tensor> outputs_of(const Graph& g) {
   std::vector<Tensor> outs;

@@ -21,7 +21,7 @@ using Catch::Matchers::Contains;
 
 namespace {
 
-constexpr MeasureOptions quick{.warmup = 0, .min_runs = 1, .max_runs = 1};
+using testing::quick;  // tests/test_config.hpp
 constexpr double unchecked = std::numeric_limits<double>::infinity();
 
 bool is_int8(std::string_view name) { return name.ends_with("_u8s8") || name.ends_with("_u8"); }

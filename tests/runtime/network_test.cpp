@@ -15,7 +15,7 @@ using namespace primsel;
 
 namespace {
 
-constexpr MeasureOptions quick{.warmup = 0, .min_runs = 1, .max_runs = 1};
+using testing::quick;  // tests/test_config.hpp
 
 double relative_error(const Tensor& expected, const Tensor& got) {
   double max_ref = 0, max_err = 0;

@@ -14,7 +14,7 @@ using namespace primsel::testing::counting_allocator;
 
 namespace {
 
-constexpr MeasureOptions quick{.warmup = 0, .min_runs = 1, .max_runs = 1};
+using testing::quick;  // tests/test_config.hpp
 
 /// Allocations made by three runs of `net` into preallocated outputs (the first run included: nothing may be
 /// allocated lazily either).

@@ -20,7 +20,7 @@ struct P2 {
   static constexpr std::string_view name = "p2";
 };
 
-enum class Shape { chain, residual, dense };
+enum class ProblemShape { chain, residual, dense };
 
 std::string label(char prefix, std::size_t i) {  // not prefix + to_string(i): GCC 12 -Wrestrict false positive
   std::string s(1, prefix);
@@ -31,7 +31,7 @@ std::string label(char prefix, std::size_t i) {  // not prefix + to_string(i): G
 /// A random problem: `n` nodes with 1..max_choices candidates, costs in [1, 10), conversions in [0, 5) (zero with
 /// probability 1/3, as when formats agree). chain: i -> i+1; residual: plus skips i -> i+2 every other node;
 /// dense: plus edges i -> i+2, i -> i+3 (every inner node has degree >= 3, so Exact must branch).
-SelectionProblem random_problem(std::size_t n, std::size_t max_choices, Shape shape, std::uint64_t seed) {
+SelectionProblem random_problem(std::size_t n, std::size_t max_choices, ProblemShape shape, std::uint64_t seed) {
   Rng rng(seed);
   SelectionProblem p;
   for (std::size_t i = 0; i < n; ++i) {
@@ -51,8 +51,8 @@ SelectionProblem random_problem(std::size_t n, std::size_t max_choices, Shape sh
   };
   for (std::size_t i = 0; i + 1 < n; ++i) {
     edge(i, i + 1);
-    if (shape != Shape::chain && i + 2 < n && (shape == Shape::dense || i % 2 == 0)) edge(i, i + 2);
-    if (shape == Shape::dense && i + 3 < n) edge(i, i + 3);
+    if (shape != ProblemShape::chain && i + 2 < n && (shape == ProblemShape::dense || i % 2 == 0)) edge(i, i + 2);
+    if (shape == ProblemShape::dense && i + 3 < n) edge(i, i + 3);
   }
   return p;
 }
@@ -93,7 +93,7 @@ void check_contract(const SelectionProblem& p) {
 }  // namespace
 
 TEST_CASE("Exact equals brute force on chains, residual DAGs and dense DAGs") {
-  for (Shape shape : {Shape::chain, Shape::residual, Shape::dense})
+  for (ProblemShape shape : {ProblemShape::chain, ProblemShape::residual, ProblemShape::dense})
     for (std::uint64_t seed = 1; seed <= 40; ++seed) {
       const SelectionProblem p = random_problem(2 + seed % 7, 4, shape, seed);
       INFO("shape " << static_cast<int>(shape) << " seed " << seed << " nodes " << p.size());
@@ -105,7 +105,7 @@ TEST_CASE("Exact equals brute force on chains, residual DAGs and dense DAGs") {
 }
 
 TEST_CASE("Exact says when its branching budget forced the heuristic") {
-  const SelectionProblem p = random_problem(12, 4, Shape::dense, 5);
+  const SelectionProblem p = random_problem(12, 4, ProblemShape::dense, 5);
   const SearchResult r = Exact<ExactConfig{.branch_budget = 2}>::search(p);
   CHECK_FALSE(r.optimal);
   CHECK(r.note.find("not be optimal") != std::string::npos);
@@ -114,7 +114,7 @@ TEST_CASE("Exact says when its branching budget forced the heuristic") {
 }
 
 TEST_CASE("every searcher returns a valid, reproducible binding with a monotone trace") {
-  for (Shape shape : {Shape::chain, Shape::residual, Shape::dense})
+  for (ProblemShape shape : {ProblemShape::chain, ProblemShape::residual, ProblemShape::dense})
     for (std::uint64_t seed : {3u, 4u}) {
       const SelectionProblem p = random_problem(9, 4, shape, seed);
       check_contract<Greedy>(p);
@@ -127,7 +127,7 @@ TEST_CASE("every searcher returns a valid, reproducible binding with a monotone 
 }
 
 TEST_CASE("greedy takes each node's cheapest candidate; fixed takes its primitive wherever offered") {
-  const SelectionProblem p = random_problem(10, 4, Shape::residual, 9);
+  const SelectionProblem p = random_problem(10, 4, ProblemShape::residual, 9);
   const SearchResult g = Greedy::search(p);
   const SearchResult f = Fixed<P2>::search(p);
   for (std::size_t i = 0; i < p.size(); ++i) {
@@ -144,7 +144,7 @@ TEST_CASE("greedy takes each node's cheapest candidate; fixed takes its primitiv
 
 TEST_CASE("searchers never beat the optimum; learning and sampling approach it") {
   for (std::uint64_t seed = 1; seed <= 10; ++seed) {
-    const SelectionProblem p = random_problem(16, 4, Shape::residual, 100 + seed);
+    const SelectionProblem p = random_problem(16, 4, ProblemShape::residual, 100 + seed);
     const double optimum = Exact<>::search(p).cost;
     const double q = QLearning<>::search(p, {.seed = seed}).cost;
     const double rnd = RandomSearch<>::search(p, {.seed = seed}).cost;

@@ -24,7 +24,7 @@ using Catch::Matchers::Contains;
 
 namespace {
 
-constexpr MeasureOptions quick{.warmup = 0, .min_runs = 1, .max_runs = 1};
+using testing::quick;  // tests/test_config.hpp
 const Selector::Options quick_selector{.measure = {.warmup = 3, .min_runs = 21, .max_runs = 101, .spread = 0.1, .cap_ms = 20}};
 const std::string digits_dir = std::string(PRIMSEL_SOURCE_DIR) + "/data/digits/";
 
