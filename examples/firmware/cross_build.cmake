@@ -5,14 +5,9 @@
 # classified right by the Cortex-M7 code.
 #   cmake -DCXX=arm-none-eabi-g++ -DSOURCE_DIR=<repo> -DWORK_DIR=<dir> [-DQEMU=qemu-arm] -P cross_build.cmake
 cmake_minimum_required(VERSION 3.21)
-file(MAKE_DIRECTORY ${WORK_DIR}/dep-include)
-# xsimd's headers are architecture-independent; linked into a private dir so the cross compiler never sees the
-# host's /usr/include.
-foreach(dep xsimd xtl)
-  if(EXISTS /usr/include/${dep} AND NOT EXISTS ${WORK_DIR}/dep-include/${dep})
-    file(CREATE_LINK /usr/include/${dep} ${WORK_DIR}/dep-include/${dep} SYMBOLIC)
-  endif()
-endforeach()
+# The dependencies' headers through a private dir, so the cross compiler never sees the host's /usr/include.
+include(${SOURCE_DIR}/cmake/primselCrossDependencies.cmake)
+primsel_link_dependency_headers(${WORK_DIR}/dep-include)
 string(REGEX REPLACE "g\\+\\+$" "size" SIZE ${CXX})
 string(REGEX REPLACE "g\\+\\+$" "nm" NM ${CXX})
 set(FIRMWARE_DIR ${SOURCE_DIR}/examples/firmware)
