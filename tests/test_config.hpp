@@ -4,7 +4,8 @@
 // shorter. The primitives keep their shape sweeps (FFT's has fewer channel counts), so odd sizes, strides, padding,
 // dilation, channel counts off the vector width and both thread counts stay covered for every primitive; what is
 // cut is repetition on large networks, whose cost is the reference executor, generating random weights and
-// measuring every candidate on every layer. With it the aarch64 suite takes about 5 minutes under qemu on 2 cores.
+// measuring every candidate on every layer. With it the aarch64 suite runs in about 3 minutes under qemu on 2
+// cores (docs/arm.md).
 //
 // Reduced (test: what changes):
 //   primitives.fft_conv      shape sweep: channels {1, 3, 5, 17, 33} -> {1, 17} (every kernel, stride and thread count)
