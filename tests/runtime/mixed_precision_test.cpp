@@ -14,6 +14,7 @@
 #include "primsel/search/searchers.hpp"
 #include "primsel/select/labelled_set.hpp"
 #include "primsel/zoo/calibrate.hpp"
+#include "prefer_int8.hpp"
 #include "test_config.hpp"
 
 using namespace primsel;
@@ -24,7 +25,8 @@ namespace {
 using testing::quick;  // tests/test_config.hpp
 constexpr double unchecked = std::numeric_limits<double>::infinity();
 
-bool is_int8(std::string_view name) { return name.ends_with("_u8s8") || name.ends_with("_u8"); }
+using testing::PreferInt8;  // prefer_int8.hpp
+constexpr auto is_int8 = testing::is_int8_candidate;
 
 /// The GEMM int8 primitives decline where the u8s8 kernel is exact only for [0, 127] (AVX2 without VNNI).
 bool int8_gemm_available() {
@@ -32,26 +34,6 @@ bool int8_gemm_available() {
   WARN("skipped: the GEMM int8 primitives decline on this target");
   return false;
 }
-
-/// A searcher that takes the cheapest int8 candidate wherever there is one (else the cheapest): forces every
-/// calibrated conv into int8, the worst case for accuracy.
-struct PreferInt8 {
-  static constexpr std::string_view name = "prefer-int8";
-  static SearchResult search(const SelectionProblem& p, const SearchOptions& = {}) {
-    SearchResult r;
-    for (const SearchNode& n : p.nodes) {
-      int best = -1;
-      for (std::size_t c = 0; c < n.cost.size(); ++c) {
-        const bool better_kind = best < 0 || (is_int8(n.candidates[c]) && !is_int8(n.candidates[static_cast<std::size_t>(best)]));
-        const bool same_kind = best >= 0 && is_int8(n.candidates[c]) == is_int8(n.candidates[static_cast<std::size_t>(best)]);
-        if (better_kind || (same_kind && n.cost[c] < n.cost[static_cast<std::size_t>(best)])) best = static_cast<int>(c);
-      }
-      r.binding.push_back(best);
-    }
-    r.cost = p.cost(r.binding);
-    return r;
-  }
-};
 
 /// Conv 3x3, 1x1, depthwise 3x3 and a residual Add: every int8 primitive gets a layer.
 Graph small_net() {

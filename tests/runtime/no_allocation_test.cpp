@@ -3,10 +3,13 @@
 // (counting_allocator.hpp).
 #include <catch2/catch.hpp>
 
+#include <limits>
+
 #include "counting_allocator.hpp"
 #include "primsel/runtime/network.hpp"
 #include "primsel/search/searchers.hpp"
 #include "primsel/zoo/zoo.hpp"
+#include "prefer_int8.hpp"
 #include "zoo_models.hpp"
 
 using namespace primsel;
@@ -61,6 +64,28 @@ TEST_CASE("run() after bind() allocates nothing, for every primitive and thread 
         REQUIRE(net.template bind_with<Fixed<P>>({.threads = threads, .measure = quick}).ok());
         CHECK(allocations_during_runs(net, x, outs) == 0);
       });
+    }
+  }
+}
+
+TEST_CASE("run() of a mixed-precision binding allocates nothing (quantise, int8 layers, dequantise)") {
+  for (const char* model : {"lenet5", "mobilenet_v2"}) {
+    for (int threads : {1, 2}) {
+      INFO(model << ", " << threads << " thread(s)");
+      auto net = Network<testing::PreferInt8>::create(testing::test_zoo(model)).value();
+      const Graph& g = net.graph();
+      const Shape input_shape = g.value(g.inputs()[0]).shape;
+      const std::vector<Tensor> calibration{zoo::random_input(input_shape, 11), zoo::random_input(input_shape, 12)};
+      REQUIRE(net.calibrate(calibration).ok());
+      const double no_accuracy_check = std::numeric_limits<double>::infinity();
+      REQUIRE(net.bind({.threads = threads, .measure = quick, .precision = Precision::mixed,
+                        .accuracy_budget = no_accuracy_check}).ok());
+      REQUIRE(net.report().int8_layers > 0);  // int8 depthwise and u8 ops exist on every target
+      REQUIRE(net.report().conversions > 0);
+      const Tensor x = zoo::random_input(input_shape, 5);
+      std::vector<Tensor> outs;
+      for (ValueId v : g.outputs()) outs.emplace_back(g.value(v).shape);
+      CHECK(allocations_during_runs(net, x, outs) == 0);
     }
   }
 }
