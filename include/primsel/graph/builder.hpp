@@ -50,9 +50,16 @@ class GraphBuilder {
  public:
   explicit GraphBuilder(std::string name, std::uint64_t seed = 42) : graph_(std::move(name)), rng_(seed) {}
 
+  /// A graph input; a shape with a zero or negative dim, or more than max_value_elements, is the builder's error.
   ValueId input(std::string name, Shape shape) {
-    if (!error_) return graph_.add_input(std::move(name), shape);
-    return no_value;
+    if (error_) return no_value;
+    const std::string why = shape.rank() == 0 ? std::string("it has no dimensions") : value_shape_problem(shape);
+    if (!why.empty()) {
+      error_ = Error(ErrorCode::invalid_argument,
+                     "graph input '" + name + "' has the unusable shape " + to_string(shape) + ": " + why);
+      return no_value;
+    }
+    return graph_.add_input(std::move(name), shape);
   }
 
   /// A convolution with He-initialised weights (normal, std = sqrt(2 / fan_in)) and zero bias.
@@ -62,7 +69,9 @@ class GraphBuilder {
     const std::int64_t icg = s.groups > 0 ? ic / s.groups : 0;
     const std::int64_t kw = s.kernel_w ? s.kernel_w : s.kernel;
     const Shape ws{s.out_channels, icg, s.kernel, kw};
-    std::vector<float> w = he_normal(ws.checked_numel(), icg * s.kernel * kw);
+    // Checked before generating: a huge declared weight must be an error, not a failed multi-terabyte allocation.
+    if (!weights_fit(ws, "Conv", name)) return no_value;
+    std::vector<float> w = he_normal(ws.numel(), s.out_channels > 0 ? ws.numel() / s.out_channels : 0);
     std::vector<float> b(s.bias ? static_cast<std::size_t>(std::max<std::int64_t>(s.out_channels, 0)) : 0, 0.0f);
     return conv(x, s, std::move(name), w, b);
   }
@@ -135,6 +144,7 @@ class GraphBuilder {
   ValueId linear(ValueId x, std::int64_t out_features, std::string name = {}) {
     if (error_ || !check_input(x, "Gemm", name)) return no_value;
     const std::int64_t in = shape(x).rank() == 2 ? shape(x)[1] : 0;
+    if (!weights_fit(Shape{out_features, in}, "Gemm", name)) return no_value;
     std::vector<float> w = he_normal(out_features * in, in, 1.0);  // unit gain: logits, no ReLU after
     std::vector<float> b(static_cast<std::size_t>(std::max<std::int64_t>(out_features, 0)), 0.0f);
     return linear(x, out_features, std::move(name), w, b);
@@ -176,6 +186,18 @@ class GraphBuilder {
     return false;
   }
 
+  /// A weight shape the builder can generate values for: no negative dim, at most max_value_elements. (Zero dims
+  /// generate nothing; shape inference names what is wrong with them, e.g. groups.)
+  bool weights_fit(const Shape& ws, const char* op, const std::string& name) {
+    if (ws.checked_numel(max_value_elements) < 0) {
+      const std::string why = value_shape_problem(ws);
+      error_ = Error(ErrorCode::invalid_argument, "weight shape " + to_string(ws) + " is unusable: " + why,
+                     ErrorContext{op, name, to_string(ws)});
+      return false;
+    }
+    return true;
+  }
+
   ValueId constant(std::string name, Shape s, std::span<const float> values) {
     if (error_) return no_value;
     if (s.checked_numel() < 0 || static_cast<std::int64_t>(values.size()) != s.numel()) {
@@ -193,6 +215,12 @@ class GraphBuilder {
     auto s = detail::infer_node(graph_, n);
     if (!s) {
       error_ = std::move(s).error();
+      return no_value;
+    }
+    // As infer_shapes() does at build(): reported here, at the layer that made the shape.
+    if (const std::string why = value_shape_problem(*s); !why.empty()) {
+      error_ = Error(ErrorCode::invalid_model, "output shape " + to_string(*s) + " is unusable: " + why,
+                     graph_.context_of(n));
       return no_value;
     }
     graph_.value(out).shape = *s;

@@ -28,6 +28,24 @@ namespace primsel {
 using ValueId = std::int32_t;
 inline constexpr ValueId no_value = -1;
 
+/// The most elements one graph input or activation may have: 2^31 (8 GiB of f32). The largest activation of the zoo
+/// at batch 64 has under 2^28; a shape beyond this in a model is corrupt or hostile, and refusing it where the graph
+/// is built, imported or finalized keeps it from ever reaching an allocation.
+inline constexpr std::int64_t max_value_elements = std::int64_t{1} << 31;
+
+/// Why `s` cannot be the shape of a graph input or activation — "dimension 1 is 0", "dimension 2 is negative
+/// (-3)", "4096x... has more than 2^31 elements" — or empty when it can. Rank is the caller's business (scalars
+/// are fine inside a graph).
+inline std::string value_shape_problem(const Shape& s) {
+  for (int i = 0; i < s.rank(); ++i) {
+    if (s[i] < 0) return "dimension " + std::to_string(i) + " is negative (" + std::to_string(s[i]) + ")";
+    if (s[i] == 0) return "dimension " + std::to_string(i) + " is 0";
+  }
+  if (s.checked_numel(max_value_elements) < 0)
+    return to_string(s) + " has more than 2^31 elements (primsel's limit per tensor)";
+  return {};
+}
+
 /// An edge of the graph. `shape` is known for inputs and constants, and filled in by shape inference for the rest.
 struct Value {
   std::string name;

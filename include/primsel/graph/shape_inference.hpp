@@ -279,11 +279,13 @@ inline Status infer_shapes(Graph& g) {
       return Error(ErrorCode::unsupported, "nodes with " + std::to_string(n.outputs.size()) + " outputs are not supported",
                    g.context_of(n));
     for (ValueId v : n.inputs)
-      if (v != no_value && g.value(v).shape.checked_numel() < 0)
+      if (v != no_value && g.value(v).shape.checked_numel(max_value_elements) < 0)
         return Error(ErrorCode::invalid_model, "input '" + g.value(v).name + "' has a negative or huge shape", g.context_of(n));
     PRIMSEL_ASSIGN_OR_RETURN(Shape out, detail::infer_node(g, n));
-    if (out.checked_numel() < 0)
-      return Error(ErrorCode::invalid_model, "output shape " + to_string(out) + " is too large", g.context_of(n));
+    // Refused here, before any executor sizes a buffer from it: an empty activation (kernels divide work by its
+    // size) or one past max_value_elements.
+    if (const std::string why = value_shape_problem(out); !why.empty())
+      return Error(ErrorCode::invalid_model, "output shape " + to_string(out) + " is unusable: " + why, g.context_of(n));
     for (ValueId o : n.outputs) {
       g.value(o).shape = out;
       g.value(o).dtype = DType::f32;
@@ -298,9 +300,12 @@ inline Status finalize(Graph& g) {
   g.set_finalized(false);
   PRIMSEL_CHECK(!g.inputs().empty(), ErrorCode::invalid_model, "graph '" + g.name() + "' has no inputs");
   PRIMSEL_CHECK(!g.outputs().empty(), ErrorCode::invalid_model, "graph '" + g.name() + "' has no outputs");
-  for (ValueId v : g.inputs())
-    PRIMSEL_CHECK(g.value(v).shape.rank() > 0 && g.value(v).shape.checked_numel() > 0, ErrorCode::invalid_model,
-                  "graph input '" + g.value(v).name + "' has an empty, negative or huge shape " + to_string(g.value(v).shape));
+  for (ValueId v : g.inputs()) {
+    const Value& in = g.value(v);
+    const std::string why = in.shape.rank() == 0 ? std::string("it has no dimensions") : value_shape_problem(in.shape);
+    PRIMSEL_CHECK(why.empty(), ErrorCode::invalid_model,
+                  "graph input '" + in.name + "' has the unusable shape " + to_string(in.shape) + ": " + why);
+  }
   PRIMSEL_RETURN_IF_ERROR(g.sort_topologically());
   PRIMSEL_RETURN_IF_ERROR(infer_shapes(g));
   g.set_finalized(true);

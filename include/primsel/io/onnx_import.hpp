@@ -106,6 +106,16 @@ class Importer {
                     "graph input '" + v.name + "' has no shape in the file; give it in LoadOptions::input_shapes");
       PRIMSEL_CHECK(v.dims.size() <= static_cast<std::size_t>(Shape::max_rank), ErrorCode::unsupported,
                     "graph input '" + v.name + "' has rank " + std::to_string(v.dims.size()));
+      // A dim_value the file fixes at 0 or below declares an empty (or meaningless) input: refused, naming the
+      // dim, rather than read as dynamic — only a dim_param or an absent value leaves a dim to choose. The batch
+      // (dim 0) is the exception: some exporters write 0 or -1 there for "any batch", so it stays dynamic.
+      for (std::size_t d = 1; d < v.dims.size(); ++d)
+        PRIMSEL_CHECK(!v.dims[d].has_value || v.dims[d].value > 0, ErrorCode::invalid_model,
+                      "graph input '" + v.name + "' dimension " + std::to_string(d) + " is " +
+                          std::to_string(v.dims[d].value) +
+                          " in the model; a fixed dimension must be positive (a dynamic one has a dim_param)");
+      PRIMSEL_CHECK(opt_.batch > 0, ErrorCode::invalid_argument,
+                    "LoadOptions::batch must be positive, got " + std::to_string(opt_.batch));
       Shape shape = given.value_or(Shape{});
       if (!given) {
         for (std::size_t d = 0; d < v.dims.size(); ++d) {
@@ -127,8 +137,9 @@ class Importer {
                       "graph input '" + v.name + "' is " + describe(v.dims) + " in the model, the given shape is " + to_string(shape) +
                           " (only symbolic dims can be chosen; re-export with dynamic axes to change the others)");
       }
-      PRIMSEL_CHECK(shape.rank() > 0 && shape.checked_numel() > 0, ErrorCode::invalid_argument,
-                    "graph input '" + v.name + "' has the empty or invalid shape " + to_string(shape));
+      const std::string why = shape.rank() == 0 ? std::string("it has no dimensions") : value_shape_problem(shape);
+      PRIMSEL_CHECK(why.empty(), ErrorCode::invalid_argument,
+                    "graph input '" + v.name + "' has the unusable shape " + to_string(shape) + ": " + why);
       PRIMSEL_CHECK(!values_.count(v.name), ErrorCode::invalid_model, "graph input '" + v.name + "' is listed twice");
       values_[v.name] = g_.add_input(v.name, shape);
     }
@@ -257,7 +268,9 @@ class Importer {
     values_[out] = id;
     auto shape = ::primsel::detail::infer_node(g_, g_.nodes().back());
     if (!shape) return std::move(shape).error();
-    PRIMSEL_CHECK(shape->checked_numel() >= 0, ErrorCode::invalid_model, "output shape " + to_string(*shape) + " is too large", g_.context_of(g_.nodes().back()));
+    if (const std::string why = value_shape_problem(*shape); !why.empty())
+      return Error(ErrorCode::invalid_model, "output shape " + to_string(*shape) + " is unusable: " + why,
+                   g_.context_of(g_.nodes().back()));
     g_.value(id).shape = *shape;
     return {};
   }

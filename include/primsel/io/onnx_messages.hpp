@@ -167,6 +167,7 @@ struct NodeProto {
 struct Dim {
   std::int64_t value = -1;
   std::string param;
+  bool has_value = false;  ///< dim_value was in the file (a 0 or negative one is an error, not a dynamic dim)
 };
 
 /// ValueInfoProto of a graph input or output (only tensor types matter here).
@@ -320,6 +321,7 @@ inline Expected<ValueInfo> parse_value_info(proto::Reader r) {
                 if (xf.number == 1) {
                   PRIMSEL_RETURN_IF_ERROR(detail::expect_varint(xf, "dim_value"));
                   d.value = xf.as_int64();
+                  d.has_value = true;
                 } else if (xf.number == 2) {
                   PRIMSEL_RETURN_IF_ERROR(detail::expect_bytes(xf, "dim_param"));
                   d.param.assign(xf.bytes);

@@ -281,8 +281,14 @@ Expected<std::vector<Candidate>> node_candidates(const Graph& g, std::size_t ind
                   "convolution bias must be a constant", g.context_of(n));
     const ConvWeights w{weight.constant->view(),
                         has_bias ? ConstTensorView(g.value(n.inputs[2]).constant->view()) : ConstTensorView{}};
+    std::string declined;  // "winograd_f43: kernel is not 3x3; ...": what the error says when nothing is left
     Primitives::for_each([&]<class P>() {
-      if (P::supports(d)) out.push_back(detail::conv_candidate<P>(d, w, threads, g.context_of(n)));
+      if (const Support s = P::supports(d); s) {
+        out.push_back(detail::conv_candidate<P>(d, w, threads, g.context_of(n)));
+      } else {
+        if (!declined.empty()) declined += "; ";
+        declined += std::string(P::name) + ": " + std::string(s.why);
+      }
     });
     const auto in_q = quant ? quant->of(n.inputs[0]) : std::nullopt;
     const auto out_q = quant ? quant->of(n.outputs[0]) : std::nullopt;
@@ -291,7 +297,9 @@ Expected<std::vector<Candidate>> node_candidates(const Graph& g, std::size_t ind
         if (P::supports(d))
           out.push_back(detail::quant_conv_candidate<P>(d, w, ConvQuant{*in_q, *out_q}, threads, g.context_of(n)));
       });
-    PRIMSEL_CHECK(!out.empty(), ErrorCode::unsupported, "no primitive in the list supports " + to_string(d),
+    PRIMSEL_CHECK(!out.empty(), ErrorCode::unsupported,
+                  "no primitive in the list supports " + to_string(d) + " (" +
+                      (declined.empty() ? std::string("the list is empty") : declined) + ")",
                   g.context_of(n));
     return out;
   }

@@ -12,7 +12,7 @@ namespace primsel {
 struct MeasureOptions {
   int warmup = 1;
   int min_runs = 5;
-  int max_runs = 50;
+  int max_runs = 50;  ///< 0 is taken as 1: every candidate is timed at least once
   double spread = 0.05;   ///< stop once (q3 - q1) / median <= spread
   double cap_ms = 200.0;  ///< stop once this much time has been spent on the candidate (after min_runs)
 };
@@ -22,15 +22,17 @@ template <class F>
 double median_ms(F&& fn, const MeasureOptions& o = {}) {
   using clock = std::chrono::steady_clock;
   for (int i = 0; i < o.warmup; ++i) fn();
+  // At least one timed run whatever max_runs says: a median of no samples has no value to return.
+  const int max_runs = std::max(o.max_runs, 1);
   std::vector<double> samples;
-  samples.reserve(static_cast<std::size_t>(o.max_runs));
+  samples.reserve(static_cast<std::size_t>(max_runs));
   double spent = 0;
   auto quantile = [](std::vector<double> v, double q) {
     const auto k = static_cast<std::ptrdiff_t>(q * static_cast<double>(v.size() - 1));
     std::nth_element(v.begin(), v.begin() + k, v.end());
     return v[static_cast<std::size_t>(k)];
   };
-  while (static_cast<int>(samples.size()) < o.max_runs) {
+  while (static_cast<int>(samples.size()) < max_runs) {
     const auto t0 = clock::now();
     fn();
     const double ms = std::chrono::duration<double, std::milli>(clock::now() - t0).count();

@@ -73,14 +73,16 @@ struct BindOptions {
   /// rest enter the search with predicted times and are measured only if the search chooses them. Default: no
   /// predictor, every candidate measured.
   predict::Guidance guide{};
-  /// Wall-time budget for measuring, in ms (0: none). Past it, each remaining candidate is timed once, without
-  /// warm-up: start-up stays bounded and every candidate still gets a cost (a noisier one, reported in the
-  /// BindReport's `budget_exceeded`).
+  /// Wall-time budget for measuring, in ms; 0 (or infinity) means no budget, not "no time". Past it, each remaining
+  /// candidate is timed once, without warm-up: start-up stays bounded and every candidate still gets a cost (a
+  /// noisier one, reported in the BindReport's `budget_exceeded`). Negative or NaN: every bind refuses it.
   double budget_ms = 0;
   /// Tuning cache file: read to skip measuring (and searching, for a searcher + seed seen before), written after.
   /// Empty: no cache.
   std::string cache_path;
-  /// Where a rejected cache is reported (one line); default: stderr. The reason is also in BindReport::cache_note.
+  /// Where a cache that cannot be read or written is reported (one line naming the path; at most one per bind,
+  /// further problems of the same bind only join the note); default: stderr. The bind goes on without the cache.
+  /// The reason is also in BindReport::cache_note.
   std::function<void(std::string_view)> warn;
   /// Called after each node is measured: (nodes measured, nodes in all, milliseconds spent so far).
   std::function<void(std::size_t, std::size_t, double)> progress;
@@ -180,7 +182,7 @@ class Network {
   /// against the network's own searcher without measuring twice.
   template <Searcher T>
   Status bind_with(const BindOptions& o = {}) {
-    PRIMSEL_RETURN_IF_ERROR(check_threads(o.threads));
+    PRIMSEL_RETURN_IF_ERROR(check_options(o));
     PRIMSEL_RETURN_IF_ERROR(ensure_measured(o));
     memory_ = o.memory;
     report_.searcher = searcher_id<T>();
@@ -206,7 +208,7 @@ class Network {
     report_.search_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     if (!o.cache_path.empty()) {
       record_.bindings[key] = report_.search.binding;
-      if (Status s = save_tuning_cache(o.cache_path, record_); !s) warn(o, s.error().what());
+      save_cache(o);
     }
     return {};
   }
@@ -232,7 +234,7 @@ class Network {
   /// an earlier search (`primsel-bench --emit-binding`) baked into firmware. A name a node does not offer is an
   /// error naming the node and what it offers.
   Status bind_names(std::span<const std::string_view> names, const BindOptions& o = {}) {
-    PRIMSEL_RETURN_IF_ERROR(check_threads(o.threads));
+    PRIMSEL_RETURN_IF_ERROR(check_options(o));
     const Graph& g = *graph_;
     PRIMSEL_CHECK(names.size() == g.nodes().size(), ErrorCode::invalid_argument,
                   "the binding names " + std::to_string(names.size()) + " primitives for " +
@@ -271,7 +273,7 @@ class Network {
   /// Binds a given binding (one candidate index per node, e.g. saved from an earlier search or a Fixed rule
   /// chosen at run time) on the measured problem.
   Status bind_binding(SearchResult chosen, std::string searcher_name, const BindOptions& o = {}) {
-    PRIMSEL_RETURN_IF_ERROR(check_threads(o.threads));
+    PRIMSEL_RETURN_IF_ERROR(check_options(o));
     PRIMSEL_RETURN_IF_ERROR(ensure_measured(o));
     memory_ = o.memory;
     report_.searcher = std::move(searcher_name);
@@ -285,7 +287,7 @@ class Network {
 
   /// Times every candidate of every node and every conversion, on `o.threads` threads.
   Status measure(const BindOptions& o = {}) {
-    PRIMSEL_RETURN_IF_ERROR(check_threads(o.threads));
+    PRIMSEL_RETURN_IF_ERROR(check_options(o));
     const Graph& g = *graph_;
     PRIMSEL_CHECK(o.precision == Precision::f32 || !calibration_.empty(), ErrorCode::invalid_argument,
                   "a mixed-precision bind of '" + g.name() + "' needs calibrate() on sample inputs first");
@@ -308,17 +310,15 @@ class Network {
     if (!o.cache_path.empty()) {
       if (auto cached = load_tuning_cache(o.cache_path); !cached) {
         if (cached.error().code() != ErrorCode::io_error || std::ifstream(o.cache_path).good()) {
-          report_.cache_note = std::string("ignoring the tuning cache: ") + cached.error().what();
-          warn(o, report_.cache_note);
+          cache_problem(o, std::string("ignoring the tuning cache: ") + cached.error().what());
         } else {
           report_.cache_note = "no tuning cache yet at '" + o.cache_path + "'";
         }
       } else if (cached->device != record_.device) {
-        report_.cache_note = "ignoring the tuning cache: it is for device '" + cached->device + "', this is '" + record_.device + "'";
-        warn(o, report_.cache_note);
+        cache_problem(o, "ignoring the tuning cache '" + o.cache_path + "': it is for device '" + cached->device +
+                             "', this is '" + record_.device + "'");
       } else if (cached->model != record_.model) {
-        report_.cache_note = "ignoring the tuning cache '" + o.cache_path + "': it is for another model or primitive list";
-        warn(o, report_.cache_note);
+        cache_problem(o, "ignoring the tuning cache '" + o.cache_path + "': it is for another model or primitive list");
       } else {
         record_ = std::move(*cached);
         problem_ = record_.problem;
@@ -435,18 +435,22 @@ class Network {
     PRIMSEL_CHECK(inputs.size() == g.inputs().size() && outputs.size() == g.outputs().size(),
                   ErrorCode::invalid_argument,
                   "network '" + g.name() + "' takes " + std::to_string(g.inputs().size()) + " input(s) and " +
-                      std::to_string(g.outputs().size()) + " output(s)");
+                      std::to_string(g.outputs().size()) + " output(s), got " + std::to_string(inputs.size()) +
+                      " and " + std::to_string(outputs.size()));
+    // A view without data (a default-constructed one) would be dereferenced by the first kernel.
     for (std::size_t k = 0; k < inputs.size(); ++k) {
       const Value& v = g.value(g.inputs()[k]);
       PRIMSEL_CHECK(inputs[k].shape() == v.shape && inputs[k].format() == Format{}, ErrorCode::shape_mismatch,
                     "input '" + v.name + "' must be " + to_string(v.shape) + " nchw/f32, got " +
                         to_string(inputs[k].shape()) + " " + to_string(inputs[k].format()));
+      PRIMSEL_CHECK(inputs[k].bytes() != nullptr, ErrorCode::invalid_argument, "input '" + v.name + "' has no data");
     }
     for (std::size_t k = 0; k < outputs.size(); ++k) {
       const Value& v = g.value(g.outputs()[k]);
       PRIMSEL_CHECK(outputs[k].shape() == v.shape && outputs[k].format() == Format{}, ErrorCode::shape_mismatch,
                     "output '" + v.name + "' must be " + to_string(v.shape) + " nchw/f32, got " +
                         to_string(outputs[k].shape()) + " " + to_string(outputs[k].format()));
+      PRIMSEL_CHECK(outputs[k].bytes() != nullptr, ErrorCode::invalid_argument, "output '" + v.name + "' has no data");
     }
     ScopedFlushDenormals flush;
     std::byte* const arena = ctx.memory_.data();
@@ -479,6 +483,42 @@ class Network {
   }
 
  private:
+  /// What every bind entry point checks first. A budget is "0: none", so a negative or NaN one is a mistake to
+  /// report, not a budget to guess at; the same for the accuracy budget (infinity: unchecked) and measure counts.
+  Status check_options(const BindOptions& o) {
+    cache_warned_ = false;  // one cache warning per bind
+    PRIMSEL_RETURN_IF_ERROR(check_threads(o.threads));
+    PRIMSEL_CHECK(o.budget_ms >= 0, ErrorCode::invalid_argument,
+                  "BindOptions::budget_ms must be >= 0 ms (0: no budget), got " + std::to_string(o.budget_ms));
+    PRIMSEL_CHECK(o.accuracy_budget >= 0, ErrorCode::invalid_argument,
+                  "BindOptions::accuracy_budget must be >= 0 (infinity: unchecked), got " +
+                      std::to_string(o.accuracy_budget));
+    PRIMSEL_CHECK(o.measure.warmup >= 0 && o.measure.min_runs >= 0 && o.measure.max_runs >= 0,
+                  ErrorCode::invalid_argument,
+                  "BindOptions::measure: warmup, min_runs and max_runs must be >= 0, got " +
+                      std::to_string(o.measure.warmup) + ", " + std::to_string(o.measure.min_runs) + ", " +
+                      std::to_string(o.measure.max_runs));
+    return {};
+  }
+
+  /// A tuning-cache problem: the bind goes on without the cache. The first of a bind is warned; later ones (a
+  /// path that can be neither read nor written, a save after measuring and again after searching) only join
+  /// cache_note, so the user sees one line per bind.
+  void cache_problem(const BindOptions& o, const std::string& what) {
+    if (cache_warned_) {
+      report_.cache_note += "; " + what;
+      return;
+    }
+    cache_warned_ = true;
+    report_.cache_note = what;
+    warn(o, what);
+  }
+
+  void save_cache(const BindOptions& o) {
+    if (Status s = save_tuning_cache(o.cache_path, record_); !s)
+      cache_problem(o, std::string("not saving the tuning cache: ") + s.error().what());
+  }
+
   static Status check_threads(int threads) {
     PRIMSEL_CHECK(threads >= 1, ErrorCode::invalid_argument, "threads must be >= 1");
     PRIMSEL_CHECK(PRIMSEL_HAS_THREADS || threads == 1, ErrorCode::unsupported,
@@ -742,8 +782,7 @@ class Network {
     record_.problem = problem_;
     record_.predicted.clear();
     for (const LayerBinding& l : report_.layers) record_.predicted.push_back(l.predicted);
-    if (!o.cache_path.empty())
-      if (Status s = save_tuning_cache(o.cache_path, record_); !s) warn(o, s.error().what());
+    if (!o.cache_path.empty()) save_cache(o);
   }
 
   void count_pairs() {
@@ -1051,6 +1090,7 @@ class Network {
   Calibration calibration_;
   Precision measured_precision_ = Precision::f32;
   bool cache_runners_ = false;  // while the budgets re-plan bindings
+  bool cache_warned_ = false;   // this bind has warned about the tuning cache
   std::map<std::pair<std::size_t, int>, Runner> runner_cache_;
 };
 

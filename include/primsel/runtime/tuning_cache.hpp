@@ -14,8 +14,10 @@
 #pragma once
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <iomanip>
 #include <map>
@@ -202,31 +204,41 @@ inline Expected<TuningRecord> parse_tuning_cache(std::string_view text) {
 }
 
 inline Expected<TuningRecord> load_tuning_cache(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) return Error(ErrorCode::io_error, "cannot open tuning cache '" + path + "'");
-  f.seekg(0, std::ios::end);
-  const auto size = static_cast<std::size_t>(std::max<std::streamoff>(0, f.tellg()));
-  if (size > (64u << 20)) return Error(ErrorCode::invalid_argument, "tuning cache '" + path + "' is implausibly large");
-  f.seekg(0);
-  std::string text(size, '\0');
-  f.read(text.data(), static_cast<std::streamsize>(size));
+  // Read in chunks, not sized by seeking: a directory opens on Linux and "seeks" to 2^63 (ext4), a /proc file
+  // reports size 0. The read itself says what is wrong (EISDIR, ...).
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) return Error(ErrorCode::io_error, "cannot open tuning cache '" + path + "': " + std::strerror(errno));
+  constexpr std::size_t max_bytes = 64u << 20;
+  std::string text;
+  char buffer[1 << 14];
+  for (std::size_t got; text.size() <= max_bytes && (got = std::fread(buffer, 1, sizeof buffer, f)) > 0;)
+    text.append(buffer, got);
+  const int read_error = std::ferror(f) ? errno : 0;
+  std::fclose(f);
+  if (read_error) return Error(ErrorCode::io_error, "cannot read tuning cache '" + path + "': " + std::strerror(read_error));
+  if (text.size() > max_bytes) return Error(ErrorCode::invalid_argument, "tuning cache '" + path + "' is implausibly large");
   auto r = parse_tuning_cache(text);
   if (!r) return Error(std::move(r).error().code(), std::string(r.error().message()) + " ('" + path + "')");
   return r;
 }
 
-/// Writes atomically (temporary file + rename): a crash mid-write leaves the old cache or none, never half.
+/// Writes atomically (temporary file + rename): a crash mid-write leaves the old cache or none, never half. A
+/// failure anywhere (open, write, the flush at close, the rename) removes the temporary file again.
 inline Status save_tuning_cache(const std::string& path, const TuningRecord& r) {
   const std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    PRIMSEL_CHECK(static_cast<bool>(f), ErrorCode::io_error, "cannot write tuning cache '" + tmp + "'");
-    const std::string text = serialize(r);
-    f.write(text.data(), static_cast<std::streamsize>(text.size()));
-    PRIMSEL_CHECK(static_cast<bool>(f), ErrorCode::io_error, "writing tuning cache '" + tmp + "' failed");
-  }
-  PRIMSEL_CHECK(std::rename(tmp.c_str(), path.c_str()) == 0, ErrorCode::io_error,
-                "cannot move tuning cache into place at '" + path + "'");
+  const auto fail = [&](const std::string& what) {
+    const int why = errno;
+    std::remove(tmp.c_str());
+    return Error(ErrorCode::io_error, what + ": " + std::strerror(why));
+  };
+  std::FILE* f = std::fopen(tmp.c_str(), "wb");
+  if (!f) return Error(ErrorCode::io_error, "cannot write tuning cache '" + tmp + "': " + std::strerror(errno));
+  const std::string text = serialize(r);
+  const bool written = std::fwrite(text.data(), 1, text.size(), f) == text.size();
+  // fclose flushes: a full disk shows up here, not at fwrite.
+  if (const bool closed = std::fclose(f) == 0; !written || !closed)
+    return fail("writing tuning cache '" + tmp + "' failed");
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) return fail("cannot move tuning cache into place at '" + path + "'");
   return {};
 }
 
