@@ -31,8 +31,10 @@ function(primsel_test_build name test_name)
     BUILD_ALWAYS TRUE   # the nested build decides what is out of date
     INSTALL_COMMAND ""
     EXCLUDE_FROM_ALL FALSE)
+  # Two cases at a time: the native cases finish within minutes, and the nested suites (aarch64 under qemu: 10+
+  # minutes of serial cases) would otherwise leave the second core idle.
   add_test(NAME ${test_name}
-           COMMAND ${CMAKE_CTEST_COMMAND} --test-dir ${dir} --output-on-failure -R "${arg_TESTS}" -E "${primsel_nested_exclude}")
+           COMMAND ${CMAKE_CTEST_COMMAND} --test-dir ${dir} --output-on-failure -j2 -R "${arg_TESTS}" -E "${primsel_nested_exclude}")
   # The longest cases: started first (ctest -j2 runs the highest COST first), so none is left running alone at the end.
   set_tests_properties(${test_name} PROPERTIES TIMEOUT ${arg_TIMEOUT} COST 1000)
 endfunction()

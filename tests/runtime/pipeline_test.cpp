@@ -242,7 +242,7 @@ void check_zoo_model(std::string_view model) {
 
 TEST_CASE("a pipelined zoo model equals the whole network exactly (the models that build in under a second)") {
   for (std::string_view model : testing::sweep<std::string_view>({"lenet5", "squeezenet1_1", "mobilenet_v2", "googlenet"},
-                                                                {"lenet5", "squeezenet1_1", "mobilenet_v2"}))
+                                                                {"lenet5"}))
     check_zoo_model(model);
 }
 
