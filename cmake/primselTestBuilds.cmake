@@ -13,7 +13,7 @@ set(primsel_nested_args -DPRIMSEL_BUILD_BENCHMARKS=OFF -DPRIMSEL_BUILD_EXAMPLES=
                         -DPRIMSEL_TEST_REDUCED=ON)
 # Tests that drive the build machine's own tools (host compiler, clang's fuzzer, primsel-bench) or check the version
 # string say nothing new in another build: not built, not run.
-set(primsel_nested_exclude "^(package|fuzz|bench|examples)\\.|^version$")
+set(primsel_nested_exclude "^(package|fuzz|bench|examples)[.]|^version$")
 
 # primsel_test_build(<name> <ctest name> TESTS <ctest name regex> TIMEOUT <s> ARGS <cmake args>...)
 # The nested build compiles only the test files of the tests it runs (PRIMSEL_TEST_ONLY, tests/CMakeLists.txt).
@@ -24,7 +24,8 @@ function(primsel_test_build name test_name)
     SOURCE_DIR ${PROJECT_SOURCE_DIR}
     BINARY_DIR ${dir}
     CMAKE_ARGS ${primsel_nested_args} ${arg_ARGS}
-    # A cache entry, not a -D argument: the regex's | and $ stay out of the shell.
+    # A cache entry, not a -D argument: the regex's | and $ stay out of the shell. ("[.]", not "\.": the entry is
+    # written into a CMake script, where "\." is an invalid escape.)
     CMAKE_CACHE_ARGS "-DPRIMSEL_TEST_ONLY:STRING=${arg_TESTS}" "-DPRIMSEL_TEST_EXCLUDE:STRING=${primsel_nested_exclude}"
     # $(MAKE): the nested make joins the outer one's job server, so `cmake --build build -j2` means 2 jobs in all.
     BUILD_COMMAND $(MAKE)
@@ -56,13 +57,13 @@ set(primsel_asan_tests
     primitives.ops.concat primitives.ops.eltwise primitives.ops.fully_connected primitives.ops.pooling
     primitives.ops.softmax primitives.int8.ops_u8 select.input_features select.knn_premodel)
 list(JOIN primsel_asan_tests "|" primsel_asan_regex)
-string(REPLACE "." "\\." primsel_asan_regex "${primsel_asan_regex}")
+string(REPLACE "." "[.]" primsel_asan_regex "${primsel_asan_regex}")
 primsel_test_build(primsel_asan sanitize.asan_ubsan TESTS "^(${primsel_asan_regex})$" TIMEOUT 1800
   ARGS ${primsel_san_common}
        "-DCMAKE_CXX_FLAGS=-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
        "-DCMAKE_EXE_LINKER_FLAGS=-fsanitize=address,undefined")
 primsel_test_build(primsel_tsan sanitize.tsan
-  TESTS "^(core\\.thread_pool|runtime\\.concurrent_run|runtime\\.pipeline)$" TIMEOUT 900
+  TESTS "^(core[.]thread_pool|runtime[.]concurrent_run|runtime[.]pipeline)$" TIMEOUT 900
   ARGS ${primsel_san_common} "-DCMAKE_CXX_FLAGS=-fsanitize=thread" "-DCMAKE_EXE_LINKER_FLAGS=-fsanitize=thread")
 
 # aarch64 under qemu-user (cmake/toolchains/aarch64-linux-gnu.cmake, docs/arm.md).
