@@ -53,7 +53,7 @@ class GraphBuilder {
   /// A graph input; a shape with a zero or negative dim, or more than max_value_elements, is the builder's error.
   ValueId input(std::string name, Shape shape) {
     if (error_) return no_value;
-    const std::string why = shape.rank() == 0 ? std::string("it has no dimensions") : value_shape_problem(shape);
+    const std::string why = input_shape_problem(shape);
     if (!why.empty()) {
       error_ = Error(ErrorCode::invalid_argument,
                      "graph input '" + name + "' has the unusable shape " + to_string(shape) + ": " + why);

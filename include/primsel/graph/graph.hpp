@@ -46,6 +46,11 @@ inline std::string value_shape_problem(const Shape& s) {
   return {};
 }
 
+/// value_shape_problem() for a graph input, which must also have at least one dimension.
+inline std::string input_shape_problem(const Shape& s) {
+  return s.rank() == 0 ? std::string("it has no dimensions") : value_shape_problem(s);
+}
+
 /// An edge of the graph. `shape` is known for inputs and constants, and filled in by shape inference for the rest.
 struct Value {
   std::string name;

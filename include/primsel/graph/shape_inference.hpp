@@ -302,7 +302,7 @@ inline Status finalize(Graph& g) {
   PRIMSEL_CHECK(!g.outputs().empty(), ErrorCode::invalid_model, "graph '" + g.name() + "' has no outputs");
   for (ValueId v : g.inputs()) {
     const Value& in = g.value(v);
-    const std::string why = in.shape.rank() == 0 ? std::string("it has no dimensions") : value_shape_problem(in.shape);
+    const std::string why = input_shape_problem(in.shape);
     PRIMSEL_CHECK(why.empty(), ErrorCode::invalid_model,
                   "graph input '" + in.name + "' has the unusable shape " + to_string(in.shape) + ": " + why);
   }

@@ -137,7 +137,7 @@ class Importer {
                       "graph input '" + v.name + "' is " + describe(v.dims) + " in the model, the given shape is " + to_string(shape) +
                           " (only symbolic dims can be chosen; re-export with dynamic axes to change the others)");
       }
-      const std::string why = shape.rank() == 0 ? std::string("it has no dimensions") : value_shape_problem(shape);
+      const std::string why = input_shape_problem(shape);
       PRIMSEL_CHECK(why.empty(), ErrorCode::invalid_argument,
                     "graph input '" + v.name + "' has the unusable shape " + to_string(shape) + ": " + why);
       PRIMSEL_CHECK(!values_.count(v.name), ErrorCode::invalid_model, "graph input '" + v.name + "' is listed twice");
