@@ -6,7 +6,7 @@
 //
 //   auto g = primsel::io::onnx::load_model("resnet18.onnx", {.input_shapes = {{"", {1, 3, 224, 224}}}});
 //   if (!g) { std::puts(g.error().what()); return 1; }
-//   auto net = primsel::Network<>::create(std::move(*g));
+//   auto net = primsel::Network<primsel::Greedy>::create(std::move(*g));
 #pragma once
 
 #include <cstdio>

@@ -1,4 +1,5 @@
-// The one translation unit that compiles node_candidates() over the default primitive lists, for programs that
+// The one translation unit that compiles node_candidates() over the default primitive lists and the Network code
+// they share (BasicNetwork), for programs that
 // define PRIMSEL_EXTERN_DEFAULT_CANDIDATES everywhere else (see runtime/network.hpp): include this header in
 // exactly one .cpp of the program, built with the same flags (-march) as the rest.
 #pragma once
@@ -8,4 +9,5 @@
 namespace primsel {
 template Expected<std::vector<Candidate>> node_candidates<DefaultConvPrimitives, DefaultInt8ConvPrimitives>(
     const Graph&, std::size_t, int, const Calibration*);
+template class BasicNetwork<DefaultConvPrimitives, DefaultInt8ConvPrimitives>;
 }  // namespace primsel
