@@ -44,7 +44,8 @@ endfunction()
 # ASan and TSan exit non-zero by default. GCC 12's middle-end (maybe-)uninitialized warnings fire inside
 # avx512fintrin.h at -O1 under instrumentation (GCC PR 105593, as for Eigen in CMakeLists.txt): off in these builds.
 set(primsel_san_common -DCMAKE_BUILD_TYPE=RelWithDebInfo
-    "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG -Wno-uninitialized -Wno-maybe-uninitialized")
+    "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG -Wno-uninitialized -Wno-maybe-uninitialized"
+    -DPRIMSEL_DEFAULT_CANDIDATES_OPTIONS=-O0)
 # ASan + UBSan on the parts that take outside input (ONNX/protobuf reader, caches, predictor files, graph building,
 # bad input through bound networks), the ops and u8 ops. Not yet: the primitives' shape sweeps and runtime.network (18 min under ASan here; it found an
 # out-of-range read in bind_binding, fixed) — they need reduced variants first.

@@ -387,7 +387,7 @@ void check_with_onnx(const std::string& path) {
 
 /// VGG-16 alone would take this test past its ~20 s budget: building its 138M random weights takes 7-10 s and ONNX
 /// 1.12's python checker ~25 s more on its 553 MB (it parses and copies the model five times). It runs in the hidden
-/// test "[.slow]" (`test_io_onnx_writer [.slow]`); every other zoo model runs by default.
+/// test "[.slow]" (`build/tests/test_io "[slow]"`; ctest leaves hidden tests out); every other zoo model runs by default.
 constexpr std::string_view slow_zoo_model = "vgg16";
 
 /// Saves `g`, decodes the file, checks the invariants and the weights' bytes, and runs ONNX's checker; returns the

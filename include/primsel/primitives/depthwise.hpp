@@ -13,6 +13,7 @@
 
 #include "primsel/core/simd.hpp"
 #include "primsel/primitives/concept.hpp"
+#include "primsel/primitives/kernel_table.hpp"
 
 namespace primsel {
 
@@ -194,15 +195,17 @@ struct Depthwise {
     }
   }
 
-  /// The common kernels (MobileNet's and EfficientNet's) get compile-time column loops; the rest the generic tiles.
+  /// The common kernels (MobileNet's and EfficientNet's) get compile-time column loops; the rest the generic tiles:
+  /// 3x3 and 5x5 at strides 1 and 2, then the generic rows.
+  friend struct KernelTable<Depthwise>;
+  using Kernels = std::array<RowsFn, 5>;
+  static constexpr Kernels make_kernels() noexcept {
+    return {&rows<3, 1>, &rows<3, 2>, &rows<5, 1>, &rows<5, 2>, &rows<0, 0>};
+  }
   static RowsFn pick(const ConvDesc& d) noexcept {
-    static constexpr struct {
-      std::int64_t kw, sw;
-      RowsFn rows;
-    } unrolled[] = {{3, 1, &rows<3, 1>}, {3, 2, &rows<3, 2>}, {5, 1, &rows<5, 1>}, {5, 2, &rows<5, 2>}};
-    for (const auto& u : unrolled)
-      if (d.kw == u.kw && d.sw == u.sw && d.dw == 1) return u.rows;
-    return &rows<0, 0>;
+    const Kernels& k = KernelTable<Depthwise>::get();
+    const bool unrolled = (d.kw == 3 || d.kw == 5) && (d.sw == 1 || d.sw == 2) && d.dw == 1;
+    return unrolled ? k[static_cast<std::size_t>((d.kw == 5) * 2 + (d.sw == 2))] : k[4];
   }
 };
 static_assert(ConvPrimitive<Depthwise>);

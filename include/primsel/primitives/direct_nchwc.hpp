@@ -16,6 +16,7 @@
 #include "primsel/core/simd.hpp"
 #include "primsel/primitives/concept.hpp"
 #include "primsel/primitives/depthwise.hpp"
+#include "primsel/primitives/kernel_table.hpp"
 #include "primsel/primitives/kernels/f32_conv_nchwc_ukernel.hpp"
 
 namespace primsel {
@@ -170,12 +171,15 @@ struct DirectNchwc {
   }(std::make_integer_sequence<int, max_width(NOC)>{});
 
   /// Tiles of nb blocks, indexed by width - 1; strides 1 and 2 have their own (the common ones, fixed offsets).
-  static const TileFn* tile_table(std::int64_t nb, std::int64_t sw) noexcept {
-    static constexpr auto table = []<int... N>(std::integer_sequence<int, N...>) {
-      return std::array<std::array<const TileFn*, 3>, sizeof...(N)>{
-          {{widths<N + 1, 1>.data(), widths<N + 1, 2>.data(), widths<N + 1, 0>.data()}...}};
+  friend struct KernelTable<DirectNchwc>;
+  using Kernels = std::array<std::array<const TileFn*, 3>, max_noc>;
+  static constexpr Kernels make_kernels() noexcept {
+    return []<int... N>(std::integer_sequence<int, N...>) {
+      return Kernels{{{widths<N + 1, 1>.data(), widths<N + 1, 2>.data(), widths<N + 1, 0>.data()}...}};
     }(std::make_integer_sequence<int, max_noc>{});
-    return table[static_cast<std::size_t>(nb - 1)][sw == 1 ? 0 : sw == 2 ? 1 : 2];
+  }
+  static const TileFn* tile_table(std::int64_t nb, std::int64_t sw) noexcept {
+    return KernelTable<DirectNchwc>::get()[static_cast<std::size_t>(nb - 1)][sw == 1 ? 0 : sw == 2 ? 1 : 2];
   }
 
   /// One work item: rows [oy0, oy1) x columns [c0, c1) of output-channel tile `tile`, each row cut into tiles of

@@ -13,6 +13,7 @@
 
 #include "primsel/core/simd.hpp"
 #include "primsel/primitives/concept.hpp"
+#include "primsel/primitives/kernel_table.hpp"
 #include "primsel/primitives/depthwise.hpp"
 
 namespace primsel {
@@ -226,13 +227,18 @@ struct DirectSmallIc {
   using RowsFn = void (*)(const Plan&, const float*, float*, std::int64_t, std::int64_t, std::int64_t,
                           std::int64_t) noexcept;
 
-  static constexpr auto rows_table = []<int... I>(std::integer_sequence<int, I...>) {
-    return std::array<RowsFn, sizeof...(I)>{{&rows_of<I + 1>...}};
-  }(std::make_integer_sequence<int, ur_oc>{});
+  /// rows_of<NOC> for NOC = 1..ur_oc, by NOC - 1.
+  friend struct KernelTable<DirectSmallIc>;
+  using Kernels = std::array<RowsFn, ur_oc>;
+  static constexpr Kernels make_kernels() noexcept {
+    return []<int... I>(std::integer_sequence<int, I...>) { return Kernels{{&rows_of<I + 1>...}}; }(
+        std::make_integer_sequence<int, ur_oc>{});
+  }
 
   static void rows(const Plan& p, const float* x, float* y, std::int64_t n, std::int64_t g, std::int64_t oy_begin,
                    std::int64_t oy_end) noexcept {
-    rows_table[static_cast<std::size_t>(group_blocks(p.desc, g) - 1)](p, x, y, n, g, oy_begin, oy_end);
+    KernelTable<DirectSmallIc>::get()[static_cast<std::size_t>(group_blocks(p.desc, g) - 1)](p, x, y, n, g, oy_begin,
+                                                                                             oy_end);
   }
 };
 static_assert(ConvPrimitive<DirectSmallIc>);

@@ -47,7 +47,7 @@
 #include "primsel/search/problem.hpp"
 
 // Compile time: node_candidates() over the default lists instantiates every primitive's kernels, about 90 s of a
-// translation unit that binds a Network (GCC 12, -O3), and BasicNetwork (all of Network but the searcher) another
+// translation unit that binds a Network or runs a primitive (GCC 12, -O3), and BasicNetwork (all of Network but the searcher) another
 // ~15 s. A program with many such units defines PRIMSEL_EXTERN_DEFAULT_CANDIDATES in all of them and includes
 // <primsel/runtime/default_candidates.hpp> in exactly one .cpp, which compiles both once (primsel's own tests,
 // examples and benchmarks do). BasicNetwork's members are defined below the class, not inside it: GCC instantiates
@@ -56,6 +56,11 @@
 namespace primsel {
 extern template Expected<std::vector<Candidate>> node_candidates<DefaultConvPrimitives, DefaultInt8ConvPrimitives>(
     const Graph&, std::size_t, int, const Calibration*);
+// The default primitives' micro-kernels (primitives/kernel_table.hpp), also for programs that call them directly.
+extern template struct KernelTable<DirectNchwc>;
+extern template struct KernelTable<DirectSmallIc>;
+extern template struct KernelTable<Depthwise>;
+extern template struct KernelTable<DepthwiseU8S8>;
 }  // namespace primsel
 #endif
 

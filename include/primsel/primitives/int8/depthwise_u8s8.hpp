@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "primsel/primitives/int8/quant_concept.hpp"
+#include "primsel/primitives/kernel_table.hpp"
 #include "primsel/primitives/kernels/u8s8_gemm_ukernel.hpp"
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -165,11 +166,11 @@ struct DepthwiseU8S8 {
 #if PRIMSEL_DW_U8S8_VNNI
     if (!p.vnni_weights.empty()) return run_vnni(p, in, out, ctx);
 #endif
-    run_with<Lanes>(p, in, out, ctx);
+    run_with(KernelTable<DepthwiseU8S8>::get().lanes, p, in, out, ctx);
   }
   /// The portable path, whatever the target (tests check it on every machine).
   static void run_scalar(const Plan& p, ConstTensorView in, TensorView out, const Context& ctx) noexcept {
-    run_with<detail::DwLanesScalar>(p, in, out, ctx);
+    run_with(KernelTable<DepthwiseU8S8>::get().scalar, p, in, out, ctx);
   }
 
   /// A thread's part must outweigh waking it (a parallel_for round trip is 5-20 us), as in the f32 Depthwise.
@@ -242,26 +243,31 @@ struct DepthwiseU8S8 {
     for (int j = 0; j < NW; ++j) V::store(row.acc + (ox0 + j) * C + c0, acc[j], mask);
   }
 
-  /// Every tile of one output row for the channel vector at c0.
+  /// Every tile of one output row for the channel vector at c0. The edges (a column or two each side, for a
+  /// padding of one or two) take tiles of at most edge_tile columns: wider edge tiles would only add code.
+  static constexpr int edge_tile = 4;
   template <class V, int K, int S>
   static void channels(const ConvDesc& d, const Columns& cols, const Row& row, std::int64_t c0,
                        std::int32_t zero_point) noexcept {
     using TileFn = void (*)(const ConvDesc&, const Row&, std::int64_t, std::int64_t, typename V::Mask,
                             std::int32_t) noexcept;
     static constexpr auto tiles = []<int... I>(std::integer_sequence<int, I...>) {
-      return std::array<std::array<TileFn, 2>, sizeof...(I)>{
-          {{&tile<V, K, S, I + 1, false>, &tile<V, K, S, I + 1, true>}...}};
+      return std::array<TileFn, sizeof...(I)>{{&tile<V, K, S, I + 1, false>...}};
     }(std::make_integer_sequence<int, V::tile>{});
+    constexpr int edge_w = std::min(edge_tile, V::tile);
+    static constexpr auto edge_tiles = []<int... I>(std::integer_sequence<int, I...>) {
+      return std::array<TileFn, sizeof...(I)>{{&tile<V, K, S, I + 1, true>...}};
+    }(std::make_integer_sequence<int, edge_w>{});
     const typename V::Mask mask = V::mask(d.oc - c0);
     auto edges = [&](std::int64_t from, std::int64_t to) {
-      for (std::int64_t ox = from; ox < to; ox += V::tile)
-        tiles[static_cast<std::size_t>(std::min<std::int64_t>(V::tile, to - ox) - 1)][1](d, row, ox, c0, mask,
+      for (std::int64_t ox = from; ox < to; ox += edge_w)
+        edge_tiles[static_cast<std::size_t>(std::min<std::int64_t>(edge_w, to - ox) - 1)](d, row, ox, c0, mask,
                                                                                          zero_point);
     };
     edges(0, cols.safe_lo);
     for (std::int64_t t = 0, ox = cols.safe_lo; t < cols.count; ++t) {
       const std::int64_t n = cols.width + (t < cols.wider);
-      tiles[static_cast<std::size_t>(n - 1)][0](d, row, ox, c0, mask, zero_point);
+      tiles[static_cast<std::size_t>(n - 1)](d, row, ox, c0, mask, zero_point);
       ox += n;
     }
     edges(cols.safe_hi, d.ow);
@@ -456,18 +462,16 @@ struct DepthwiseU8S8 {
     }
   }
 
+  using VnniRowsFn = void (*)(const Plan&, const std::uint8_t*, std::uint8_t*, const std::uint8_t*, std::int64_t,
+                              std::int64_t) noexcept;
   template <int K, int S>
-  static auto rows_vnni_for(kernels::U8S8Requant mode) noexcept {
-    using kernels::U8S8Requant;
-    return mode == U8S8Requant::general ? &rows_vnni<K, S, U8S8Requant::general>
-           : mode == U8S8Requant::high  ? &rows_vnni<K, S, U8S8Requant::high>
-                                        : &rows_vnni<K, S, U8S8Requant::high_nonneg>;
-  }
+  static constexpr std::array<VnniRowsFn, 3> vnni_by_mode{{&rows_vnni<K, S, kernels::U8S8Requant::general>,
+                                                           &rows_vnni<K, S, kernels::U8S8Requant::high>,
+                                                           &rows_vnni<K, S, kernels::U8S8Requant::high_nonneg>}};
 
   static void run_vnni(const Plan& p, ConstTensorView in, TensorView out, const Context& ctx) noexcept {
     const ConvDesc& d = p.desc;
-    const auto kernel = d.kw == 3 ? (d.sw == 1 ? rows_vnni_for<3, 1>(p.requant) : rows_vnni_for<3, 2>(p.requant))
-                                  : (d.sw == 1 ? rows_vnni_for<5, 1>(p.requant) : rows_vnni_for<5, 2>(p.requant));
+    const VnniRowsFn kernel = KernelTable<DepthwiseU8S8>::get().vnni[shape_index(d)][static_cast<std::size_t>(p.requant)];
     auto* zero_row = reinterpret_cast<std::uint8_t*>(ctx.workspace.data());
     std::fill(zero_row, zero_row + d.iw * d.ic, static_cast<std::uint8_t>(p.input_zero_point));
     const std::int64_t items = d.n * d.oh;
@@ -482,13 +486,12 @@ struct DepthwiseU8S8 {
   }
 #endif
 
-  template <class V>
-  static void run_with(const Plan& p, ConstTensorView in, TensorView out, const Context& ctx) noexcept {
-    using RowsFn = void (*)(const Plan&, const std::uint8_t*, std::uint8_t*, std::int32_t*, std::int64_t,
-                            std::int64_t) noexcept;
+  using RowsFn = void (*)(const Plan&, const std::uint8_t*, std::uint8_t*, std::int32_t*, std::int64_t,
+                          std::int64_t) noexcept;
+  static void run_with(const std::array<RowsFn, 4>& by_shape, const Plan& p, ConstTensorView in, TensorView out,
+                       const Context& ctx) noexcept {
     const ConvDesc& d = p.desc;
-    const RowsFn kernel = d.kw == 3 ? (d.sw == 1 ? &rows<V, 3, 1> : &rows<V, 3, 2>)
-                                    : (d.sw == 1 ? &rows<V, 5, 1> : &rows<V, 5, 2>);
+    const RowsFn kernel = by_shape[shape_index(d)];
     const std::int64_t items = d.n * d.oh;
     const std::int64_t parts = std::clamp<std::int64_t>(d.macs() / min_macs_per_thread, 1, ctx.threads());
     auto work = [&](std::int64_t b, std::int64_t e, int t) {
@@ -500,6 +503,29 @@ struct DepthwiseU8S8 {
       ctx.pool->parallel_for(parts, work);
     else
       work(0, 1, 0);
+  }
+
+  /// Every kernel by shape (3x3 / 1, 3x3 / 2, 5x5 / 1, 5x5 / 2): the vector lanes', the portable ones and, with
+  /// VNNI, one per requantisation mode.
+  static std::size_t shape_index(const ConvDesc& d) noexcept {
+    return static_cast<std::size_t>((d.kw == 5) * 2 + (d.sw == 2));
+  }
+  template <class V>
+  static constexpr std::array<RowsFn, 4> rows_by_shape{{&rows<V, 3, 1>, &rows<V, 3, 2>, &rows<V, 5, 1>, &rows<V, 5, 2>}};
+  friend struct KernelTable<DepthwiseU8S8>;
+  struct Kernels {
+    std::array<RowsFn, 4> lanes, scalar;
+#if PRIMSEL_DW_U8S8_VNNI
+    std::array<std::array<VnniRowsFn, 3>, 4> vnni;  // by kernels::U8S8Requant
+#endif
+  };
+  static constexpr Kernels make_kernels() noexcept {
+    return {rows_by_shape<Lanes>, rows_by_shape<detail::DwLanesScalar>
+#if PRIMSEL_DW_U8S8_VNNI
+            ,
+            {{vnni_by_mode<3, 1>, vnni_by_mode<3, 2>, vnni_by_mode<5, 1>, vnni_by_mode<5, 2>}}
+#endif
+    };
   }
 };
 static_assert(QuantConvPrimitive<DepthwiseU8S8>);
