@@ -1,5 +1,5 @@
 # The test suite's other builds, part of the one test command (issue 11): the same sources built again
-#   - under AddressSanitizer + UndefinedBehaviorSanitizer (every test program; reduced sweeps, -O1),
+#   - under AddressSanitizer + UndefinedBehaviorSanitizer (the input-facing tests; reduced sweeps, -O0),
 #   - under ThreadSanitizer (the threaded parts: thread pool, concurrent run(), pipelines),
 #   - for aarch64 with Debian's cross compiler, run under qemu-user (every test program; reduced sweeps),
 # each an ExternalProject of this source tree (nothing is downloaded) built by `cmake --build` alongside the main build
@@ -43,9 +43,13 @@ endfunction()
 # Sanitizers: GCC's (libasan/libubsan/libtsan come with g++). Any report fails the test: UBSan does not recover,
 # ASan and TSan exit non-zero by default. GCC 12's middle-end (maybe-)uninitialized warnings fire inside
 # avx512fintrin.h at -O1 under instrumentation (GCC PR 105593, as for Eigen in CMakeLists.txt): off in these builds.
-set(primsel_san_common -DCMAKE_BUILD_TYPE=RelWithDebInfo
-    "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG -Wno-uninitialized -Wno-maybe-uninitialized"
+# ASan + UBSan at -O0: its tests exercise input handling, not speed, and -O1 doubled the build's compile time
+# (test_runtime 162 CPU-s, the Catch main 56). TSan at -O1 (its pipeline and pool tests run many inferences), with
+# the default primitives' kernels at -O0 (PRIMSEL_DEFAULT_CANDIDATES_OPTIONS, CMakeLists.txt).
+set(primsel_san_flags "-g1 -DNDEBUG -Wno-uninitialized -Wno-maybe-uninitialized")
+set(primsel_san_common -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 ${primsel_san_flags}"
     -DPRIMSEL_DEFAULT_CANDIDATES_OPTIONS=-O0)
+set(primsel_asan_common -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O0 ${primsel_san_flags}")
 # ASan + UBSan on the parts that take outside input (ONNX/protobuf reader, caches, predictor files, graph building,
 # bad input through bound networks), the ops and u8 ops. Not yet: the primitives' shape sweeps and runtime.network (18 min under ASan here; it found an
 # out-of-range read in bind_binding, fixed) — they need reduced variants first.
@@ -60,7 +64,7 @@ set(primsel_asan_tests
 list(JOIN primsel_asan_tests "|" primsel_asan_regex)
 string(REPLACE "." "[.]" primsel_asan_regex "${primsel_asan_regex}")
 primsel_test_build(primsel_asan sanitize.asan_ubsan TESTS "^(${primsel_asan_regex})$" TIMEOUT 1800
-  ARGS ${primsel_san_common}
+  ARGS ${primsel_asan_common}
        "-DCMAKE_CXX_FLAGS=-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
        "-DCMAKE_EXE_LINKER_FLAGS=-fsanitize=address,undefined")
 primsel_test_build(primsel_tsan sanitize.tsan

@@ -15,7 +15,9 @@ set(CMAKE_CXX_COMPILER aarch64-linux-gnu-g++)
 set(PRIMSEL_AARCH64_MARCH "armv8.2-a+dotprod" CACHE STRING "-march for the aarch64 cross build")
 list(APPEND CMAKE_TRY_COMPILE_PLATFORM_VARIABLES PRIMSEL_AARCH64_MARCH)  # CMake's checks compile for it too
 set(CMAKE_C_FLAGS_INIT "-march=${PRIMSEL_AARCH64_MARCH}")
-set(CMAKE_CXX_FLAGS_INIT "-march=${PRIMSEL_AARCH64_MARCH}")
+# -Wno-psabi: GCC's note that passing std::pair<double, double> changed in GCC 10 concerns linking with objects
+# built by GCC 9 or older; it printed on every unit that includes the latency predictor.
+set(CMAKE_CXX_FLAGS_INIT "-march=${PRIMSEL_AARCH64_MARCH} -Wno-psabi")
 
 # Debian's cross toolchain has no sysroot of the usual shape: target headers and libraries are in
 # /usr/aarch64-linux-gnu/{include,lib}, which the compiler searches on its own (no --sysroot).

@@ -209,5 +209,8 @@ struct Depthwise {
   }
 };
 static_assert(ConvPrimitive<Depthwise>);
+#ifdef PRIMSEL_EXTERN_DEFAULT_CANDIDATES
+extern template struct KernelTable<Depthwise>;  // compiled once: runtime/default_candidates.hpp
+#endif
 
 }  // namespace primsel

@@ -232,5 +232,8 @@ struct DirectNchwc {
   }
 };
 static_assert(ConvPrimitive<DirectNchwc>);
+#ifdef PRIMSEL_EXTERN_DEFAULT_CANDIDATES
+extern template struct KernelTable<DirectNchwc>;  // compiled once: runtime/default_candidates.hpp
+#endif
 
 }  // namespace primsel

@@ -242,5 +242,8 @@ struct DirectSmallIc {
   }
 };
 static_assert(ConvPrimitive<DirectSmallIc>);
+#ifdef PRIMSEL_EXTERN_DEFAULT_CANDIDATES
+extern template struct KernelTable<DirectSmallIc>;  // compiled once: runtime/default_candidates.hpp
+#endif
 
 }  // namespace primsel

@@ -3,8 +3,8 @@
 // compile time of a program that uses it. A primitive that dispatches through a table of them defines the table's
 // type `P::Kernels` and a constexpr `P::make_kernels()`, and reaches the table only through KernelTable<P>::get().
 // That is a non-inline member of a class template, so a program can compile every table once:
-// PRIMSEL_EXTERN_DEFAULT_CANDIDATES declares the default primitives' tables `extern template`, and
-// <primsel/runtime/default_candidates.hpp> instantiates them in one translation unit (see runtime/network.hpp).
+// PRIMSEL_EXTERN_DEFAULT_CANDIDATES declares the default primitives' tables `extern template` (each at the end of its
+// header), and <primsel/runtime/default_candidates.hpp> instantiates them in one translation unit.
 #pragma once
 
 namespace primsel {

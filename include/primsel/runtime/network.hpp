@@ -56,11 +56,6 @@
 namespace primsel {
 extern template Expected<std::vector<Candidate>> node_candidates<DefaultConvPrimitives, DefaultInt8ConvPrimitives>(
     const Graph&, std::size_t, int, const Calibration*);
-// The default primitives' micro-kernels (primitives/kernel_table.hpp), also for programs that call them directly.
-extern template struct KernelTable<DirectNchwc>;
-extern template struct KernelTable<DirectSmallIc>;
-extern template struct KernelTable<Depthwise>;
-extern template struct KernelTable<DepthwiseU8S8>;
 }  // namespace primsel
 #endif
 
@@ -166,6 +161,23 @@ struct BindReport {
   bool searched_from_cache = false;
   std::string cache_note;  ///< why the cache was not used, if it was not
 };
+
+namespace detail {
+/// run()'s check of the caller's views: each its value's shape, in nchw/f32, with data.
+template <class View>
+Status check_run_views(const Graph& g, const std::vector<ValueId>& values, std::span<const View> views,
+                       std::string_view what) {
+  for (std::size_t k = 0; k < views.size(); ++k) {
+    const Value& v = g.value(values[k]);
+    PRIMSEL_CHECK(views[k].shape() == v.shape && views[k].format() == Format{}, ErrorCode::shape_mismatch,
+                  std::string(what) + " '" + v.name + "' must be " + to_string(v.shape) + " nchw/f32, got " +
+                      to_string(views[k].shape()) + " " + to_string(views[k].format()));
+    PRIMSEL_CHECK(views[k].bytes() != nullptr, ErrorCode::invalid_argument,
+                  std::string(what) + " '" + v.name + "' has no data");
+  }
+  return {};
+}
+}  // namespace detail
 
 /// Everything of a Network but its own searcher: the graph, its measurements, the binding and inference.
 /// bind_with<T>() binds with any searcher. It depends on the primitive lists only, so every Network<S> over the
@@ -746,20 +758,8 @@ Status BasicNetwork<Primitives, Int8Primitives>::run(RunContext& ctx, std::span<
                     std::to_string(g.outputs().size()) + " output(s), got " + std::to_string(inputs.size()) +
                     " and " + std::to_string(outputs.size()));
   // A view without data (a default-constructed one) would be dereferenced by the first kernel.
-  for (std::size_t k = 0; k < inputs.size(); ++k) {
-    const Value& v = g.value(g.inputs()[k]);
-    PRIMSEL_CHECK(inputs[k].shape() == v.shape && inputs[k].format() == Format{}, ErrorCode::shape_mismatch,
-                  "input '" + v.name + "' must be " + to_string(v.shape) + " nchw/f32, got " +
-                      to_string(inputs[k].shape()) + " " + to_string(inputs[k].format()));
-    PRIMSEL_CHECK(inputs[k].bytes() != nullptr, ErrorCode::invalid_argument, "input '" + v.name + "' has no data");
-  }
-  for (std::size_t k = 0; k < outputs.size(); ++k) {
-    const Value& v = g.value(g.outputs()[k]);
-    PRIMSEL_CHECK(outputs[k].shape() == v.shape && outputs[k].format() == Format{}, ErrorCode::shape_mismatch,
-                  "output '" + v.name + "' must be " + to_string(v.shape) + " nchw/f32, got " +
-                      to_string(outputs[k].shape()) + " " + to_string(outputs[k].format()));
-    PRIMSEL_CHECK(outputs[k].bytes() != nullptr, ErrorCode::invalid_argument, "output '" + v.name + "' has no data");
-  }
+  PRIMSEL_RETURN_IF_ERROR(detail::check_run_views(g, g.inputs(), inputs, "input"));
+  PRIMSEL_RETURN_IF_ERROR(detail::check_run_views(g, g.outputs(), outputs, "output"));
   ScopedFlushDenormals flush;
   std::byte* const arena = ctx.memory_.data();
   const Context kernel_ctx{ctx.pool_, ctx.memory_.subspan(arena_bytes_)};

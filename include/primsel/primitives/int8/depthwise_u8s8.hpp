@@ -529,5 +529,8 @@ struct DepthwiseU8S8 {
   }
 };
 static_assert(QuantConvPrimitive<DepthwiseU8S8>);
+#ifdef PRIMSEL_EXTERN_DEFAULT_CANDIDATES
+extern template struct KernelTable<DepthwiseU8S8>;  // compiled once: runtime/default_candidates.hpp
+#endif
 
 }  // namespace primsel
