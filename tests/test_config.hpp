@@ -16,8 +16,8 @@
 //   io.onnx_writer           resnet18, googlenet and resnet50 left out (vgg16 already is)
 //   runtime.network          every searcher on lenet5, squeezenet1_1, mobilenet_v2 at 64x64 (not all seven models);
 //                            the measuring budget on squeezenet1_1 at 64x64
-//   runtime.no_allocation    lenet5 (1 and 2 threads), squeezenet1_1 and mobilenet_v2 (2 threads) at 64x64;
-//                            googlenet left out; the mixed-precision binding on 2 threads only
+//   runtime.no_allocation    lenet5 (1 and 2 threads), squeezenet1_1 and mobilenet_v2 (2 threads) at 32x32;
+//                            googlenet left out; the mixed-precision binding (mobilenet_v2 at 32x32) on 2 threads only
 //   runtime.concurrent_run   squeezenet1_1 at 64x64
 //   runtime.tuning_cache     zoo models at 64x64; the cache keys on squeezenet1_1 instead of resnet18
 //   runtime.pipeline         lenet5 only (the models were 64x64 already; also the ThreadSanitizer build's case)

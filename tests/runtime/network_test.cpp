@@ -81,7 +81,9 @@ TEST_CASE("every zoo model, bound by every searcher, equals the reference") {
       testing::reduced ? std::vector<std::string_view>{"lenet5", "squeezenet1_1", "mobilenet_v2"} : zoo::names();
   for (std::string_view model : models) {
     INFO(model);
-    Graph g = testing::test_zoo(model);
+    // vgg16 at 112x112: at 224x224 it took 36 s of this test's 60 (the reference executor and random weights for
+    // its 102M-weight classifier); its layers keep their channel counts, which is what the searchers see differ.
+    Graph g = model == "vgg16" && !testing::reduced ? testing::zoo_at(model, 112) : testing::test_zoo(model);
     const Tensor x = zoo::random_input(g.value(g.inputs()[0]).shape, 5);
     const Tensor expected = run_reference(g, x).value()[0];
     auto net = Network<Greedy>::create(std::move(g)).value();

@@ -199,6 +199,7 @@ struct Depthwise {
   /// 3x3 and 5x5 at strides 1 and 2, then the generic rows.
   friend struct KernelTable<Depthwise>;
   using Kernels = std::array<RowsFn, 5>;
+  template <int = 0>  // a template: its kernels are instantiated only where KernelTable<P>::get() is
   static constexpr Kernels make_kernels() noexcept {
     return {&rows<3, 1>, &rows<3, 2>, &rows<5, 1>, &rows<5, 2>, &rows<0, 0>};
   }

@@ -173,6 +173,7 @@ struct DirectNchwc {
   /// Tiles of nb blocks, indexed by width - 1; strides 1 and 2 have their own (the common ones, fixed offsets).
   friend struct KernelTable<DirectNchwc>;
   using Kernels = std::array<std::array<const TileFn*, 3>, max_noc>;
+  template <int = 0>  // a template: its kernels are instantiated only where KernelTable<P>::get() is
   static constexpr Kernels make_kernels() noexcept {
     return []<int... N>(std::integer_sequence<int, N...>) {
       return Kernels{{{widths<N + 1, 1>.data(), widths<N + 1, 2>.data(), widths<N + 1, 0>.data()}...}};

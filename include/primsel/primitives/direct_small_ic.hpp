@@ -230,6 +230,7 @@ struct DirectSmallIc {
   /// rows_of<NOC> for NOC = 1..ur_oc, by NOC - 1.
   friend struct KernelTable<DirectSmallIc>;
   using Kernels = std::array<RowsFn, ur_oc>;
+  template <int = 0>  // a template: its kernels are instantiated only where KernelTable<P>::get() is
   static constexpr Kernels make_kernels() noexcept {
     return []<int... I>(std::integer_sequence<int, I...>) { return Kernels{{&rows_of<I + 1>...}}; }(
         std::make_integer_sequence<int, ur_oc>{});

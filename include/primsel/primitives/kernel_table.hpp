@@ -17,7 +17,7 @@ struct KernelTable {
 // Out of the class and not inline: GCC instantiates inline members even under `extern template`, for inlining.
 template <class P>
 const typename P::Kernels& KernelTable<P>::get() noexcept {
-  static constexpr typename P::Kernels table = P::make_kernels();
+  static constexpr typename P::Kernels table = P::template make_kernels<>();
   return table;
 }
 

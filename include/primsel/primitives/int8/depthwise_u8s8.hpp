@@ -519,6 +519,7 @@ struct DepthwiseU8S8 {
     std::array<std::array<VnniRowsFn, 3>, 4> vnni;  // by kernels::U8S8Requant
 #endif
   };
+  template <int = 0>  // a template: its kernels are instantiated only where KernelTable<P>::get() is
   static constexpr Kernels make_kernels() noexcept {
     return {rows_by_shape<Lanes>, rows_by_shape<detail::DwLanesScalar>
 #if PRIMSEL_DW_U8S8_VNNI
