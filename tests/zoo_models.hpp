@@ -46,9 +46,10 @@ inline Graph zoo_at(std::string_view name, std::int64_t hw, zoo::ZooOptions opti
 /// layers of every model keep a spatial extent of 2x2 or more.
 inline constexpr std::int64_t reduced_zoo_hw = 64;
 
-/// zoo::build(name, options), or in a reduced run the same model at 64x64.
-inline Graph test_zoo(std::string_view name, zoo::ZooOptions options = {}) {
-  if (reduced) return zoo_at(name, reduced_zoo_hw, options);
+/// zoo::build(name, options), or in a reduced run the same model at reduced_hw x reduced_hw (64 unless a test whose
+/// check does not depend on image size asks for less).
+inline Graph test_zoo(std::string_view name, zoo::ZooOptions options = {}, std::int64_t reduced_hw = reduced_zoo_hw) {
+  if (reduced) return zoo_at(name, reduced_hw, options);
   return zoo::build(name, options).value();
 }
 

@@ -55,7 +55,7 @@ TEST_CASE("run() after bind() allocates nothing, for every primitive and thread 
       // whether run() allocates does not depend on the image size, and the native run checks the real sizes.
       if (testing::reduced && threads == 1 && std::string_view(model) != "lenet5") continue;
       INFO(model << ", " << threads << " thread(s)");
-      auto net = Network<Greedy>::create(testing::reduced ? testing::zoo_at(model, 32) : testing::test_zoo(model)).value();
+      auto net = Network<Greedy>::create(testing::test_zoo(model, {}, 32)).value();
       REQUIRE(net.bind({.threads = threads, .measure = quick}).ok());
       const Graph& g = net.graph();
       const Tensor x = zoo::random_input(g.value(g.inputs()[0]).shape, 5);
@@ -76,8 +76,7 @@ TEST_CASE("run() of a mixed-precision binding allocates nothing (quantise, int8 
   // mobilenet_v2: int8 depthwise (on every target), int8 1x1 where the target has an int8 GEMM, u8 Add.
   for (int threads : testing::sweep({1, 2}, {2})) {
     INFO("mobilenet_v2, " << threads << " thread(s)");
-    auto net = Network<testing::PreferInt8>::create(testing::reduced ? testing::zoo_at("mobilenet_v2", 32)
-                                                                     : testing::test_zoo("mobilenet_v2")).value();
+    auto net = Network<testing::PreferInt8>::create(testing::test_zoo("mobilenet_v2", {}, 32)).value();
     const Graph& g = net.graph();
     const Shape input_shape = g.value(g.inputs()[0]).shape;
     const std::vector<Tensor> calibration{zoo::random_input(input_shape, 11), zoo::random_input(input_shape, 12)};
