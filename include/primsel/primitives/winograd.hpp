@@ -126,7 +126,6 @@ struct Winograd {
     ConvDesc desc;
     std::vector<gemm::PackedB> u;  // alpha^2 transformed filters, each IC x OCp
     Tensor bias;                   // [OCp], zero past OC and when the layer has none
-    std::int64_t tiles_per_block = 0;
   };
 
   static Support supports(const ConvDesc& d) {
@@ -144,14 +143,25 @@ struct Winograd {
   static std::int64_t tiles_w(const ConvDesc& d) noexcept { return (d.ow + M - 1) / M; }
   static std::int64_t total_tiles(const ConvDesc& d) noexcept { return d.n * tiles_h(d) * tiles_w(d); }
 
-  /// Tiles transformed and multiplied together: enough rows for the GEMM to amortise streaming U, few enough
-  /// that V and M of a block stay near the L2 cache (about 1 MiB), and at least one block per thread.
+  /// Tiles transformed and multiplied together. Every block streams all alpha^2 transformed filters U through its
+  /// GEMMs, so the choice is between blocks whose V and M stay near the L2 cache (about 1 MiB; right when U is
+  /// small and stays cached too) and one block per thread, up to 8 MiB of V and M, that streams a large U (9.4 MB
+  /// for F(4,3) at 256 channels) once per thread. Estimated traffic: blocks x |U|, plus V and M written and read
+  /// once when they outgrow L2, weighted 1/4 (sequential streams, cheap next to U read inside the GEMM kernel).
+  /// Measured (Xeon, 1 thread, F(4,3)): 512 ch @ 28x28 34 -> 18 ms, 128 ch @ 112x112 18.5 -> 15.5 ms; 64 ch
+  /// layers keep the cached blocks (larger ones measured slower at 224x224).
   static std::int64_t tiles_per_block(const ConvDesc& d, int threads) noexcept {
-    constexpr std::int64_t budget = 1 << 20, mr = gemm::MR;
-    const std::int64_t per_tile = alpha2 * (padded(d.ic) + padded(d.oc)) * 4;
-    std::int64_t tb = std::clamp<std::int64_t>(budget / per_tile / mr * mr, 2 * mr, 16 * mr);
-    const std::int64_t per_thread = (total_tiles(d) + threads - 1) / std::max(threads, 1);
-    return std::max<std::int64_t>(1, std::min(tb, per_thread));
+    constexpr std::int64_t budget = 1 << 20, max_scratch = 8 << 20, mr = gemm::MR;
+    const std::int64_t per_tile = alpha2 * (padded(d.ic) + padded(d.oc)) * 4, total = total_tiles(d);
+    const std::int64_t per_thread = std::max<std::int64_t>(1, (total + threads - 1) / std::max(threads, 1));
+    const std::int64_t cached = std::min(per_thread, std::clamp<std::int64_t>(budget / per_tile / mr * mr, 2 * mr, 16 * mr));
+    const std::int64_t large = std::max(cached, std::min(per_thread, max_scratch / per_tile / mr * mr));
+    auto traffic = [&](std::int64_t tb) {
+      const double blocks = static_cast<double>((total + tb - 1) / tb);
+      const double spill = tb * per_tile > budget ? 0.5 * static_cast<double>(total * per_tile) : 0.0;
+      return blocks * static_cast<double>(weight_bytes(d)) + spill;
+    };
+    return traffic(large) < traffic(cached) ? large : cached;
   }
 
   // Per-thread scratch, in floats: V [alpha^2][tb][ICp], M [alpha^2][tb][OCp], A packed for one GEMM.
@@ -175,7 +185,7 @@ struct Winograd {
     PRIMSEL_CHECK(w.weight.shape() == Shape({d.oc, d.ic, 3, 3}), ErrorCode::shape_mismatch,
                   "weight is " + to_string(w.weight.shape()) + " for layer " + to_string(d));
     const std::int64_t ocp = padded(d.oc);
-    Plan p{d, {}, {}, 0};
+    Plan p{d, {}, {}};
     // U[xi][ic][oc] = (G g G^T)[xi] per (oc, ic), computed in double (paid once) and written straight into the
     // alpha^2 packed GEMM operands, NR output channels at a time: no intermediate copy (fresh pages are costly)
     // and no alpha^2 interleaved write streams (their 4 KiB-aligned starts would share cache sets).
