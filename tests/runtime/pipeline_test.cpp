@@ -196,6 +196,25 @@ TEST_CASE("a stage that cannot start fails create() with its name, and bad specs
   auto bad = ok->submit(wrong);
   REQUIRE(!bad.ok());
   CHECK(std::string(bad.error().what()).find("input 'x' must be 1x2x3x3") != std::string::npos);
+  // Views of the right shape without data are refused before anything is copied (as Network::run does), and
+  // refused receives leave the result queued for a good one.
+  const ConstTensorView no_input[] = {ConstTensorView(nullptr, small)};
+  auto empty = ok->submit(no_input);
+  REQUIRE(!empty.ok());
+  CHECK(std::string(empty.error().what()).find("input 'x' has no data") != std::string::npos);
+  REQUIRE(ok->submit(filled(2)).ok());
+  const TensorView no_output[] = {TensorView(nullptr, small)};
+  auto nowhere = ok->receive(no_output);
+  REQUIRE(!nowhere.ok());
+  CHECK(std::string(nowhere.error().what()).find("output 'z' has no data") != std::string::npos);
+  Tensor wrong_out(Shape{1, 2, 3, 4});
+  const TensorView wrong_outputs[] = {wrong_out.view()};
+  auto misfit = ok->receive(wrong_outputs);
+  REQUIRE(!misfit.ok());
+  CHECK(std::string(misfit.error().what()).find("output 'z' must be 1x2x3x3 nchw/f32, got 1x2x3x4") != std::string::npos);
+  auto result = ok->receive();
+  REQUIRE(result.ok());
+  CHECK(result->at(0).floats()[0] == 4.0f);  // 2 * 1 + 1, twice
 }
 
 namespace {

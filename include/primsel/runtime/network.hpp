@@ -163,18 +163,24 @@ struct BindReport {
 };
 
 namespace detail {
-/// run()'s check of the caller's views: each its value's shape, in nchw/f32, with data.
+/// One of run()'s views against the value it stands for: that value's shape, in nchw/f32, with data. Also what
+/// Pipeline::submit/receive check, against their stage values.
+template <class View>
+Status check_run_view(const View& view, const Shape& shape, std::string_view name, std::string_view what) {
+  PRIMSEL_CHECK(view.shape() == shape && view.format() == Format{}, ErrorCode::shape_mismatch,
+                std::string(what) + " '" + std::string(name) + "' must be " + to_string(shape) + " nchw/f32, got " +
+                    to_string(view.shape()) + " " + to_string(view.format()));
+  PRIMSEL_CHECK(view.bytes() != nullptr, ErrorCode::invalid_argument,
+                std::string(what) + " '" + std::string(name) + "' has no data");
+  return {};
+}
+
+/// run()'s check of the caller's views, one per value.
 template <class View>
 Status check_run_views(const Graph& g, const std::vector<ValueId>& values, std::span<const View> views,
                        std::string_view what) {
-  for (std::size_t k = 0; k < views.size(); ++k) {
-    const Value& v = g.value(values[k]);
-    PRIMSEL_CHECK(views[k].shape() == v.shape && views[k].format() == Format{}, ErrorCode::shape_mismatch,
-                  std::string(what) + " '" + v.name + "' must be " + to_string(v.shape) + " nchw/f32, got " +
-                      to_string(views[k].shape()) + " " + to_string(views[k].format()));
-    PRIMSEL_CHECK(views[k].bytes() != nullptr, ErrorCode::invalid_argument,
-                  std::string(what) + " '" + v.name + "' has no data");
-  }
+  for (std::size_t k = 0; k < views.size(); ++k)
+    PRIMSEL_RETURN_IF_ERROR(check_run_view(views[k], g.value(values[k]).shape, g.value(values[k]).name, what));
   return {};
 }
 }  // namespace detail

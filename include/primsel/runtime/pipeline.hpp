@@ -234,10 +234,8 @@ class Pipeline {
     PRIMSEL_CHECK(outputs.size() == s.spec.outputs.size(), ErrorCode::invalid_argument,
                   "the pipeline has " + std::to_string(s.spec.outputs.size()) + " output(s)");
     for (std::size_t k = 0; k < outputs.size(); ++k) {
-      const Shape& want = s.spec.shapes[static_cast<std::size_t>(s.spec.outputs[k])];
-      PRIMSEL_CHECK(outputs[k].shape() == want && outputs[k].format() == Format{}, ErrorCode::shape_mismatch,
-                    "output '" + s.spec.names[static_cast<std::size_t>(s.spec.outputs[k])] + "' must be " +
-                        to_string(want) + " nchw/f32, got " + to_string(outputs[k].shape()));
+      const auto v = static_cast<std::size_t>(s.spec.outputs[k]);
+      PRIMSEL_RETURN_IF_ERROR(detail::check_run_view(outputs[k], s.spec.shapes[v], s.spec.names[v], "output"));
     }
     std::lock_guard lock(s.receive_mutex);
     const std::size_t S = s.spec.stages.size();
@@ -402,10 +400,8 @@ class Pipeline {
     PRIMSEL_CHECK(inputs.size() == s.spec.inputs.size(), ErrorCode::invalid_argument,
                   "the pipeline takes " + std::to_string(s.spec.inputs.size()) + " input(s)");
     for (std::size_t k = 0; k < inputs.size(); ++k) {
-      const Shape& want = s.spec.shapes[static_cast<std::size_t>(s.spec.inputs[k])];
-      PRIMSEL_CHECK(inputs[k].shape() == want && inputs[k].format() == Format{}, ErrorCode::shape_mismatch,
-                    "input '" + s.spec.names[static_cast<std::size_t>(s.spec.inputs[k])] + "' must be " +
-                        to_string(want) + " nchw/f32, got " + to_string(inputs[k].shape()));
+      const auto v = static_cast<std::size_t>(s.spec.inputs[k]);
+      PRIMSEL_RETURN_IF_ERROR(detail::check_run_view(inputs[k], s.spec.shapes[v], s.spec.names[v], "input"));
     }
     std::lock_guard lock(s.submit_mutex);
     PRIMSEL_CHECK(!s.closed, ErrorCode::invalid_argument, "the pipeline is closed: no more inputs");
