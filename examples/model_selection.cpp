@@ -102,7 +102,8 @@ int main(int argc, char** argv) {
     std::printf("  %-16s accuracy %6.2f %%  expected %.4f ms  %s\n",
                 t.kind == CascadeKind::premodel ? ("premodel k " + std::to_string(t.k)).c_str() : "self-confidence",
                 100 * t.plan.accuracy, t.plan.mean_ms, describe(t).c_str());
-  std::printf("  chosen: %s (expected %.4f ms)\n\n", describe(sel.cost_aware()).c_str(), fit.mean_ms);
+  std::printf("  chosen: %s (expected %.4f ms; fitted with margin %.2f points, %zu-fold held-out accuracy %.2f %%)\n\n",
+              describe(sel.cost_aware()).c_str(), fit.mean_ms, 100 * fit.fit_margin, CostAwareOptions{}.search.folds, 100 * fit.cv_accuracy);
 
   // Who is right on each test image, and the choices of the oracle and of the premodel.
   const std::vector<std::uint8_t> right = check(sel.correctness(test.images, test.labels));

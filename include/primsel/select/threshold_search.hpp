@@ -50,6 +50,16 @@ struct ThresholdOptions {
   std::size_t max_levels = 64;
   /// Search nodes before giving up on proving optimality (the plan is then the best found; `exhaustive` false).
   std::size_t max_nodes = 20'000'000;
+  /// Guard against thresholds that fit the inputs' few errors too closely: with folds >= 2, the rule is fitted
+  /// with the loosest margin (from `margin` down to 0, one input at a time) whose thresholds, fitted on all folds
+  /// but one and applied to that one (input i is in fold i % folds), still meet the bar over all inputs.
+  /// 0 or 1: fit with `margin` directly.
+  std::size_t folds = 5;
+  /// How sure the held-out check must be: the held-out loss against the best single model, b - c (b: inputs only
+  /// it gets right, c: inputs only the rule gets right), plus guard_z paired standard errors sqrt(b + c)
+  /// (McNemar's), must stay within margin x inputs. 0: the held-out loss alone. A few validation errors decide
+  /// the thresholds, so one standard error (the default) keeps a rule that met the bar by luck from being chosen.
+  double guard_z = 1.0;
 };
 
 /// The chosen rule and what it did on the problem's inputs.
@@ -66,6 +76,8 @@ struct ThresholdPlan {
   std::size_t best_single = 0;    ///< the most accurate single model (of equals, the cheapest)
   double best_single_accuracy = 0;
   bool exhaustive = true;         ///< the search proved the plan optimal (did not hit max_nodes)
+  double fit_margin = 0;          ///< the margin the thresholds were fitted with (<= margin: see `folds`)
+  double cv_accuracy = -1;        ///< pooled held-out accuracy at fit_margin (-1: no cross-validation)
 };
 
 /// The premodel rule: the first model whose score reaches its threshold; the last model otherwise.
@@ -209,6 +221,12 @@ class ThresholdSearch {
 
 }  // namespace detail
 
+/// The model `plan` picks for an input with scores `score` (premodel rule; for self-confidence, the model that
+/// accepts, given each model's score as if all ran).
+inline std::size_t choose_by_plan(const ThresholdPlan& plan, std::span<const float> score) noexcept {
+  return plan.scores_used ? choose_by_thresholds(score, plan.thresholds) : plan.alone;
+}
+
 /// Chooses the thresholds (see the top of this file). Errors name the argument that is wrong.
 inline Expected<ThresholdPlan> search_thresholds(const ThresholdProblem& p, const ThresholdOptions& o = {}) {
   const std::size_t m = p.models;
@@ -237,7 +255,54 @@ inline Expected<ThresholdPlan> search_thresholds(const ThresholdProblem& p, cons
                 "threshold search: margin must be in [0, 1] (a fraction of the inputs), got " + std::to_string(o.margin));
   PRIMSEL_CHECK(o.max_levels >= 1 && o.max_nodes >= 1, ErrorCode::invalid_argument,
                 "threshold search: max_levels and max_nodes must be >= 1");
-  return detail::ThresholdSearch(p, o).run();
+  PRIMSEL_CHECK(o.guard_z >= 0 && std::isfinite(o.guard_z), ErrorCode::invalid_argument,
+                "threshold search: guard_z must be finite and >= 0, got " + std::to_string(o.guard_z));
+  ThresholdOptions direct = o;
+  direct.folds = 0;
+  ThresholdPlan plan = detail::ThresholdSearch(p, direct).run();
+  plan.fit_margin = o.margin;
+  if (o.folds < 2 || n < o.folds) return plan;
+  // Cross-validation: the required number right over all inputs stays that of `margin`; the fitting margin
+  // tightens one input at a time until the held-out choices meet it.
+  const std::size_t required = static_cast<std::size_t>(std::llround(plan.required_accuracy * static_cast<double>(n)));
+  const std::size_t best = static_cast<std::size_t>(std::llround(plan.best_single_accuracy * static_cast<double>(n)));
+  std::vector<float> score;
+  std::vector<std::uint8_t> right;
+  for (std::size_t r = required; r <= best; ++r) {
+    ThresholdOptions fit = direct;
+    fit.margin = static_cast<double>(best - r) / static_cast<double>(n);
+    std::size_t held_right = 0, only_best = 0, only_rule = 0;
+    bool exhaustive = true;
+    for (std::size_t f = 0; f < o.folds; ++f) {
+      score.clear(), right.clear();
+      for (std::size_t i = 0; i < n; ++i)
+        if (i % o.folds != f) {
+          score.insert(score.end(), p.score.begin() + static_cast<std::ptrdiff_t>(i * m), p.score.begin() + static_cast<std::ptrdiff_t>((i + 1) * m));
+          right.insert(right.end(), p.right.begin() + static_cast<std::ptrdiff_t>(i * m), p.right.begin() + static_cast<std::ptrdiff_t>((i + 1) * m));
+        }
+      ThresholdProblem part = p;
+      part.score = score, part.right = right;
+      const ThresholdPlan fold_plan = detail::ThresholdSearch(part, fit).run();
+      exhaustive = exhaustive && fold_plan.exhaustive;
+      for (std::size_t i = f; i < n; i += o.folds) {
+        const bool rule = p.right[i * m + choose_by_plan(fold_plan, p.score.subspan(i * m, m))] != 0;
+        const bool single = p.right[i * m + plan.best_single] != 0;
+        held_right += rule, only_best += single && !rule, only_rule += rule && !single;
+      }
+    }
+    const double loss = static_cast<double>(only_best) - static_cast<double>(only_rule) +
+                        o.guard_z * std::sqrt(static_cast<double>(only_best + only_rule));
+    if (loss <= o.margin * static_cast<double>(n) + 1e-9 || r == best) {
+      plan = detail::ThresholdSearch(p, fit).run();
+      plan.exhaustive = plan.exhaustive && exhaustive;
+      plan.fit_margin = fit.margin;
+      plan.cv_accuracy = static_cast<double>(held_right) / static_cast<double>(n);
+      // The bar reported stays that of `margin`; the plan met a tighter one on these inputs.
+      plan.required_accuracy = static_cast<double>(required) / static_cast<double>(n);
+      break;
+    }
+  }
+  return plan;
 }
 
 }  // namespace primsel::select
