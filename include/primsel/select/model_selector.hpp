@@ -10,6 +10,7 @@
 //   sel.train(val.images, val.labels).value();                     // runs every network on every input
 //   sel.save_premodel("digits.premodel").value();                  // ... or load_premodel() next time
 //   auto r = sel.run(image).value();                                // r.model ran; r.outputs are its outputs
+//   sel.fit_cost_aware(val.images, val.labels).value();            // cheapest rule within 0.5 points (threshold_search.hpp)
 //   std::printf("%s (premodel %.3f ms)\n", sel.name(r.model).c_str(), sel.premodel_ms());
 #pragma once
 
