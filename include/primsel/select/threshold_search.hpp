@@ -61,7 +61,7 @@ struct ThresholdOptions {
   /// it gets right, c: inputs only the rule gets right), plus guard_z paired standard errors sqrt(b + c)
   /// (McNemar's), must stay within margin x inputs. 0: the held-out loss alone. A few validation errors decide
   /// the thresholds, so one standard error (the default) keeps a rule that met the bar by luck from being chosen.
-  double guard_z = 1.0;
+  double guard_z = 1.645;
 };
 
 /// The chosen rule and what it did on the problem's inputs.
