@@ -5,7 +5,7 @@
 // Exact branch and bound over the thresholds (the cost and oracle-accuracy bounds prune); each model run alone,
 // without computing any score, is a candidate too. Deterministic: same problem, same plan. A rule that meets the
 // bar exactly on the fitting inputs may not on new ones, so by default the fitting margin is tightened until
-// 5-fold cross-validation, with one standard error to spare, still meets it (ThresholdOptions::folds, guard_z).
+// 5-fold cross-validation, with 1.645 standard errors to spare (one-sided 95 %), still meets it (ThresholdOptions::folds, guard_z).
 //
 //   auto plan = search_thresholds({.models = 3, .score = s, .right = r, .model_ms = ms, .score_ms = 0.004,
 //                                  .kind = CascadeKind::premodel}, {.margin = 0.005}).value();
@@ -60,7 +60,7 @@ struct ThresholdOptions {
   /// How sure the held-out check must be: the held-out loss against the best single model, b - c (b: inputs only
   /// it gets right, c: inputs only the rule gets right), plus guard_z paired standard errors sqrt(b + c)
   /// (McNemar's), must stay within margin x inputs. 0: the held-out loss alone. A few validation errors decide
-  /// the thresholds, so one standard error (the default) keeps a rule that met the bar by luck from being chosen.
+  /// the thresholds, so 1.645 (one-sided 95 %, the default) keeps a rule that met the bar by luck from being chosen.
   double guard_z = 1.645;
 };
 
