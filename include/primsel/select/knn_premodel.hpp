@@ -116,16 +116,19 @@ class KnnPremodel {
   /// For the input with features `x` (dims() values; missing ones count as the training mean), writes into p[j]
   /// the fraction of its k nearest stored samples that model j answered right. Ties in distance go to the earlier
   /// sample (deterministic). No allocation.
-  void estimate(std::span<const float> x, std::span<float> p) const noexcept {
+  void estimate(std::span<const float> x, std::span<float> p) const noexcept { estimate(x, p, k_); }
+  /// The same with `k` neighbours instead of k() (clamped to 1..max_k): a rule tuned for another k shares the samples.
+  void estimate(std::span<const float> x, std::span<float> p, int k) const noexcept {
     float z[max_dims];  // the z-scored query
     for (std::size_t d = 0; d < dims_; ++d) z[d] = d < x.size() ? (x[d] - mean_[d]) * scale_[d] : 0.0f;  // short x: mean
-    estimate_scored(z, p, no_sample);
+    estimate_scored(z, p, no_sample, k);
   }
 
   /// Leave-one-out: the estimate for stored sample i from the other samples — how the premodel does on inputs it
   /// was not trained on, without a second held-out set (ModelSelector uses it to choose k).
-  void estimate_stored(std::size_t i, std::span<float> p) const noexcept {
-    estimate_scored(samples_.data() + i * dims_, p, i);
+  void estimate_stored(std::size_t i, std::span<float> p) const noexcept { estimate_stored(i, p, k_); }
+  void estimate_stored(std::size_t i, std::span<float> p, int k) const noexcept {
+    estimate_scored(samples_.data() + i * dims_, p, i, k);
   }
 
   /// Puts the models in the order of `names` (same set, any order): how a file meets a selector whose models were
@@ -325,9 +328,9 @@ class KnnPremodel {
   static constexpr std::size_t no_sample = static_cast<std::size_t>(-1);
 
   /// estimate() for a z-scored query `z`, leaving out stored sample `exclude` (or none).
-  void estimate_scored(const float* z, std::span<float> p, std::size_t exclude) const noexcept {
+  void estimate_scored(const float* z, std::span<float> p, std::size_t exclude, int k_wanted) const noexcept {
     const std::size_t n = samples(), m = names_.size();
-    const std::size_t k = std::min<std::size_t>(static_cast<std::size_t>(k_), exclude < n ? n - 1 : n);
+    const std::size_t k = std::min<std::size_t>(static_cast<std::size_t>(std::clamp(k_wanted, 1, max_k)), exclude < n ? n - 1 : n);
     float best_d[max_k];
     std::size_t best_i[max_k];
     std::size_t found = 0;

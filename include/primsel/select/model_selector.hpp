@@ -10,12 +10,15 @@
 //   sel.train(val.images, val.labels).value();                     // runs every network on every input
 //   sel.save_premodel("digits.premodel").value();                  // ... or load_premodel() next time
 //   auto r = sel.run(image).value();                                // r.model ran; r.outputs are its outputs
+//   sel.fit_cost_aware(val.images, val.labels).value();            // cheapest rule within 0.5 points (threshold_search.hpp)
 //   std::printf("%s (premodel %.3f ms)\n", sel.name(r.model).c_str(), sel.premodel_ms());
 #pragma once
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstdint>
+#include <limits>
 #include <numeric>
 #include <span>
 #include <string>
@@ -29,6 +32,7 @@
 #include "primsel/select/input_features.hpp"
 #include "primsel/select/knn_premodel.hpp"
 #include "primsel/select/select_policy.hpp"
+#include "primsel/select/threshold_search.hpp"
 
 namespace primsel::select {
 
@@ -52,6 +56,34 @@ struct KTrial {
   double accuracy = 0;  ///< fraction of inputs whose chosen network was right
   double model_ms = 0;  ///< mean measured time of the chosen networks (without the premodel)
 };
+
+/// How fit_cost_aware() chooses its rule.
+struct CostAwareOptions {
+  /// Allowed accuracy loss against the most accurate single network on the fitting inputs (0.005: half a point).
+  double margin = 0.005;
+  /// The premodel's k values tried (each with its own thresholds); those not below the number of inputs are skipped.
+  std::vector<int> k_candidates{1, 3, 5, 7, 9, 11, 15, 21, 31, 45, 63};
+  /// Also try the cascade on the networks' own confidence (top softmax probability), which needs no premodel.
+  bool self_confidence = true;
+  ThresholdOptions search{};
+};
+
+/// One rule fit_cost_aware() weighed: premodel thresholds for one k, or the self-confidence cascade (k 0).
+struct CostAwareTrial {
+  CascadeKind kind = CascadeKind::premodel;
+  int k = 0;
+  ThresholdPlan plan;
+};
+
+/// The top softmax probability of `logits` (1 for one class, 0 when a value is NaN): how sure a classifier is.
+inline float top1_confidence(std::span<const float> logits) noexcept {
+  if (logits.empty()) return 0.0f;
+  const float top = *std::max_element(logits.begin(), logits.end());
+  double sum = 0;
+  for (float v : logits) sum += std::exp(static_cast<double>(v - top));
+  const double c = 1.0 / sum;
+  return c == c ? static_cast<float>(c) : 0.0f;
+}
 
 template <Searcher S = QLearning<>, class Primitives = DefaultConvPrimitives>
 class ModelSelector {
@@ -131,15 +163,78 @@ class ModelSelector {
   /// Runs every network on every input: result[i * size() + j] is 1 when network j's first output has its
   /// largest value at index labels[i] (top-1 classification).
   Expected<std::vector<std::uint8_t>> correctness(std::span<const Tensor> inputs, std::span<const int> labels) {
+    return correctness(inputs, labels, nullptr);
+  }
+  /// The same, also writing each network's top1_confidence() on each input into `confidence` (same layout).
+  Expected<std::vector<std::uint8_t>> correctness(std::span<const Tensor> inputs, std::span<const int> labels,
+                                                  std::vector<float>* confidence) {
     PRIMSEL_CHECK(inputs.size() == labels.size(), ErrorCode::invalid_argument,
                   std::to_string(inputs.size()) + " inputs but " + std::to_string(labels.size()) + " labels");
     std::vector<std::uint8_t> right(inputs.size() * models_.size());
+    if (confidence) confidence->assign(right.size(), 0.0f);
     for (std::size_t i = 0; i < inputs.size(); ++i)
       for (std::size_t j = 0; j < models_.size(); ++j) {
         PRIMSEL_RETURN_IF_ERROR(run_model(j, inputs[i]));
         right[i * models_.size() + j] = argmax(models_[j].outputs[0]) == labels[i];
+        if (confidence) (*confidence)[i * models_.size() + j] = top1_confidence(models_[j].outputs[0].floats());
       }
     return right;
+  }
+
+  /// The cost-aware rule: on labelled inputs — the ones the premodel was trained on, in the same order (its
+  /// estimates for them are leave-one-out) — choose the rule that minimises the mean time per input, premodel and
+  /// every network run included, subject to accuracy >= the most accurate single network's - `margin` on those
+  /// inputs (search_thresholds()). Candidates: premodel thresholds for each k of `k_candidates`; the cascade on the
+  /// networks' own confidence (run the cheapest, escalate while its top softmax probability is below its threshold);
+  /// any network alone, without a premodel. The winner (lowest time; ties: more right, then the earlier candidate)
+  /// drives select() and run() until use_cost_aware(false). Not stored in the premodel file: fit again after loading.
+  Status fit_cost_aware(std::span<const Tensor> inputs, std::span<const int> labels, const CostAwareOptions& o = {}) {
+    PRIMSEL_CHECK(premodel_.trained(), ErrorCode::invalid_argument,
+                  "fit_cost_aware: the model selector has no premodel: train() or load_premodel() first");
+    PRIMSEL_CHECK(inputs.size() == premodel_.samples(), ErrorCode::invalid_argument,
+                  "fit_cost_aware: " + std::to_string(inputs.size()) + " inputs, but the premodel was trained on " +
+                      std::to_string(premodel_.samples()) + "; pass the premodel's training inputs");
+    std::vector<float> confidence;
+    PRIMSEL_ASSIGN_OR_RETURN(const std::vector<std::uint8_t> right, correctness(inputs, labels, &confidence));
+    const std::size_t n = inputs.size(), m = models_.size();
+    for (std::size_t i = 0; i < n; ++i)
+      for (std::size_t j = 0; j < m; ++j)
+        PRIMSEL_CHECK((right[i * m + j] != 0) == premodel_.correct(i, j), ErrorCode::invalid_argument,
+                      "fit_cost_aware: input " + std::to_string(i) + " is not the premodel's training input " + std::to_string(i) +
+                          " (network '" + models_[j].name + "' disagrees on it); pass the premodel's training inputs in order");
+    cost_trials_.clear();
+    std::vector<float> score(n * m);
+    for (int k : o.k_candidates) {
+      if (k < 1 || k > KnnPremodel::max_k || static_cast<std::size_t>(k) >= n) continue;
+      for (std::size_t i = 0; i < n; ++i) premodel_.estimate_stored(i, std::span<float>(score.data() + i * m, m), k);
+      PRIMSEL_ASSIGN_OR_RETURN(ThresholdPlan plan, search_thresholds({m, score, right, ms_, premodel_ms_, CascadeKind::premodel},
+                                                                     with_margin(o)));
+      cost_trials_.push_back({CascadeKind::premodel, k, std::move(plan)});
+    }
+    if (o.self_confidence) {
+      PRIMSEL_ASSIGN_OR_RETURN(ThresholdPlan plan, search_thresholds({m, confidence, right, ms_, 0.0, CascadeKind::self_confidence},
+                                                                     with_margin(o)));
+      cost_trials_.push_back({CascadeKind::self_confidence, 0, std::move(plan)});
+    }
+    PRIMSEL_CHECK(!cost_trials_.empty(), ErrorCode::invalid_argument,
+                  "fit_cost_aware: no candidate k below the " + std::to_string(n) + " inputs and self_confidence off");
+    const CostAwareTrial* best = &cost_trials_[0];
+    for (const CostAwareTrial& t : cost_trials_)
+      if (t.plan.mean_ms < best->plan.mean_ms || (t.plan.mean_ms == best->plan.mean_ms && t.plan.accuracy > best->plan.accuracy)) best = &t;
+    cost_aware_ = *best;
+    cost_aware_on_ = true;
+    return {};
+  }
+
+  /// The rule fit_cost_aware() chose, and every candidate it weighed (empty before).
+  const CostAwareTrial& cost_aware() const noexcept { return cost_aware_; }
+  const std::vector<CostAwareTrial>& cost_aware_trials() const noexcept { return cost_trials_; }
+  bool cost_aware_active() const noexcept { return cost_aware_on_; }
+  /// Switches between the cost-aware rule (after fit_cost_aware()) and the SelectPolicy cascade.
+  Status use_cost_aware(bool on) {
+    PRIMSEL_CHECK(!on || !cost_trials_.empty(), ErrorCode::invalid_argument, "no cost-aware rule: fit_cost_aware() first");
+    cost_aware_on_ = on;
+    return {};
   }
 
   /// Trains the premodel on labelled inputs: which networks classify each one right (top-1), and its features.
@@ -164,6 +259,7 @@ class ModelSelector {
     PRIMSEL_ASSIGN_OR_RETURN(premodel_, KnnPremodel::train(features, InputFeatures::count, right, std::move(names),
                                                            input_features_tag(), {.k = o.k > 0 ? o.k : o.k_candidates[0]}));
     k_trials_.clear();
+    forget_cost_aware();  // its thresholds were fitted to the old premodel's estimates
     if (o.k == 0) PRIMSEL_RETURN_IF_ERROR(choose_k(o));
     measure_premodel();
     return {};
@@ -184,21 +280,32 @@ class ModelSelector {
     for (const Model& m : models_) names.push_back(m.name);
     if (Status s = pm.reorder(names); !s) return Error(ErrorCode::invalid_model, "premodel '" + path + "': " + s.error().message());
     premodel_ = std::move(pm);
+    forget_cost_aware();
     measure_premodel();
     return {};
   }
 
-  /// Which network the policy picks for `input` (cost order index). No allocation.
+  /// Which network the policy (or the active cost-aware rule) picks for `input` (cost order index). No allocation.
+  /// The self-confidence cascade can only tell by running the networks: select() then runs them too.
   Expected<std::size_t> select(const ConstTensorView& input) {
     PRIMSEL_CHECK(premodel_.trained(), ErrorCode::invalid_argument, "the model selector has no premodel: train() or load_premodel() first");
     PRIMSEL_RETURN_IF_ERROR(check_input(input));
+    if (cost_aware_on_) {
+      const ThresholdPlan& plan = cost_aware_.plan;
+      if (!plan.scores_used) return plan.alone;
+      if (cost_aware_.kind == CascadeKind::self_confidence) return climb(input);
+      InputFeatures::extract(input, features_);
+      premodel_.estimate(features_, estimate_, cost_aware_.k);
+      return choose_by_thresholds(estimate_, plan.thresholds);
+    }
     return choose(input);
   }
 
   /// Picks a network for `input` and runs it. No allocation: outputs live in the selector.
   Expected<Selection> run(const ConstTensorView& input) {
+    const bool climbs = cost_aware_on_ && cost_aware_.plan.scores_used && cost_aware_.kind == CascadeKind::self_confidence;
     PRIMSEL_ASSIGN_OR_RETURN(const std::size_t j, select(input));
-    PRIMSEL_RETURN_IF_ERROR(models_[j].net.run(std::span<const ConstTensorView>(&input, 1), models_[j].views));
+    if (!climbs) PRIMSEL_RETURN_IF_ERROR(models_[j].net.run(std::span<const ConstTensorView>(&input, 1), models_[j].views));
     return Selection{j, models_[j].outputs};
   }
 
@@ -228,6 +335,32 @@ class ModelSelector {
     const std::string why = InputFeatures::check(x);
     PRIMSEL_CHECK(why.empty(), ErrorCode::unsupported, why);
     return {};
+  }
+
+  /// The self-confidence cascade: run the networks not skipped (threshold +inf), cheapest first, until one is
+  /// confident enough; the last one run answers otherwise.
+  Expected<std::size_t> climb(const ConstTensorView& x) {
+    const std::vector<float>& t = cost_aware_.plan.thresholds;
+    std::size_t last = models_.size() - 1;
+    while (last > 0 && t[last] == std::numeric_limits<float>::infinity()) --last;
+    for (std::size_t j = 0; j <= last; ++j) {
+      if (t[j] == std::numeric_limits<float>::infinity()) continue;
+      PRIMSEL_RETURN_IF_ERROR(models_[j].net.run(std::span<const ConstTensorView>(&x, 1), models_[j].views));
+      if (j == last || top1_confidence(models_[j].outputs[0].floats()) >= t[j]) return j;
+    }
+    return last;
+  }
+
+  void forget_cost_aware() noexcept {
+    cost_trials_.clear();
+    cost_aware_ = {};
+    cost_aware_on_ = false;
+  }
+
+  static ThresholdOptions with_margin(const CostAwareOptions& o) {
+    ThresholdOptions t = o.search;
+    t.margin = o.margin;
+    return t;
   }
 
   std::size_t choose(const ConstTensorView& x) noexcept {
@@ -281,6 +414,9 @@ class ModelSelector {
   KnnPremodel premodel_;
   double premodel_ms_ = 0;
   std::vector<KTrial> k_trials_;
+  CostAwareTrial cost_aware_;
+  std::vector<CostAwareTrial> cost_trials_;
+  bool cost_aware_on_ = false;
   std::array<float, InputFeatures::count> features_{};
   std::vector<float> estimate_;
 };
