@@ -79,7 +79,7 @@ TEMPLATE_TEST_CASE("winograd matches the reference within its tolerance over the
   sweep<TestType>();
 }
 
-TEMPLATE_TEST_CASE("winograd streams large transformed filters once per thread", "", WinogradF23, WinogradF43,
+TEMPLATE_TEST_CASE("winograd streams large transformed filters once", "", WinogradF23, WinogradF43,
                    WinogradF63) {
   using P = TestType;
   const double tol = tolerance<P>();
@@ -89,6 +89,9 @@ TEMPLATE_TEST_CASE("winograd streams large transformed filters once per thread",
                      .pads = {1, 1, 1, 1}};
   CHECK(P::tiles_per_block(big, 1) == P::total_tiles(big));
   CHECK(P::tiles_per_block(big, 2) == (P::total_tiles(big) + 1) / 2);
+  // With two threads they share that one block (transforms split over tiles, GEMMs over xi): U is read once.
+  CHECK(P::shares_one_block(big, 2));
+  CHECK_FALSE(P::shares_one_block(big, 1));
   for (int threads : {1, 2})
     ConvTester().ic(160).oc(160).hw(20, 20).k(3).pad(1).threads(threads).tolerance(tol).check<P>();
   ConvTester().ic(150).oc(157).hw(20, 21).k(3).pad(1).batch(2).threads(2).tolerance(tol).check<P>();
@@ -97,6 +100,7 @@ TEMPLATE_TEST_CASE("winograd streams large transformed filters once per thread",
                       .pads = {1, 1, 1, 1}};
   CHECK(P::tiles_per_block(thin, 1) < P::total_tiles(thin));
   CHECK(P::workspace_bytes(thin, 1) < (2u << 20));
+  CHECK_FALSE(P::shares_one_block(thin, 2));
 }
 
 TEMPLATE_TEST_CASE("winograd declines what is not a 3x3 stride-1 dense convolution", "", WinogradF23, WinogradF43,

@@ -146,7 +146,7 @@ struct Winograd {
   /// Tiles transformed and multiplied together. Every block streams all alpha^2 transformed filters U through its
   /// GEMMs, so the choice is between blocks whose V and M stay near the L2 cache (about 1 MiB; right when U is
   /// small and stays cached too) and one block per thread, up to 8 MiB of V and M, that streams a large U (9.4 MB
-  /// for F(4,3) at 256 channels) once per thread. Estimated traffic: blocks x |U|, plus V and M written and read
+  /// for F(4,3) at 256 channels) once per thread (or once in all: shares_one_block). Estimated traffic: blocks x |U|, plus V and M written and read
   /// once when they outgrow L2, weighted 1/4 (sequential streams, cheap next to U read inside the GEMM kernel).
   /// Measured (Xeon, 1 thread, F(4,3)): 512 ch @ 28x28 34 -> 18 ms, 128 ch @ 112x112 18.5 -> 15.5 ms; 64 ch
   /// layers keep the cached blocks (larger ones measured slower at 224x224).
@@ -176,7 +176,21 @@ struct Winograd {
     return static_cast<std::size_t>((alpha2 * d.ic + 1) * padded(d.oc)) * sizeof(float);
   }
 
+  /// With several threads and filters so large that one thread would take every tile in one block, the threads
+  /// share that block instead of splitting the tiles: the input transform is split over tiles, the alpha^2 GEMMs
+  /// over xi (each thread streams its share of U, so U is read once in all rather than once per thread), the output
+  /// transform over tiles again.
+  static bool shares_one_block(const ConvDesc& d, int threads) noexcept {
+    return threads > 1 && tiles_per_block(d, 1) == total_tiles(d);
+  }
+  static std::int64_t packed_floats(const ConvDesc& d, std::int64_t tiles) noexcept {
+    return gemm::round_up(gemm::packed_a_floats(tiles, d.ic), 16);
+  }
+
   static std::size_t workspace_bytes(const ConvDesc& d, int threads) {
+    const std::int64_t total = total_tiles(d);
+    if (shares_one_block(d, threads))
+      return static_cast<std::size_t>((v_floats(d, total) + m_floats(d, total) + packed_floats(d, total) * threads) * 4);
     return static_cast<std::size_t>(thread_floats(d, tiles_per_block(d, threads)) * 4 * std::max(threads, 1));
   }
 
@@ -225,6 +239,7 @@ struct Winograd {
     const int threads = ctx.threads();
     const std::int64_t tb = tiles_per_block(d, threads), total = total_tiles(d);
     const std::int64_t block_count = (total + tb - 1) / tb;
+    if (ctx.pool && shares_one_block(d, threads)) return run_shared(p, in, out, ctx);
     auto work = [&](std::int64_t b0, std::int64_t b1, int t) {
       float* scratch = reinterpret_cast<float*>(ctx.workspace.data()) + thread_floats(d, tb) * t;
       for (std::int64_t b = b0; b < b1; ++b) tile_block(p, in, out, b * tb, std::min(total, (b + 1) * tb), tb, scratch);
@@ -242,6 +257,29 @@ struct Winograd {
   static TilePos position(const ConvDesc& d, std::int64_t t) noexcept {
     const std::int64_t th = tiles_h(d), tw = tiles_w(d);
     return {t / (th * tw), (t / tw % th) * M, t % tw * M};
+  }
+
+  /// Every tile as one block shared by the pool's threads (see shares_one_block): three passes, each a parallel_for.
+  static void run_shared(const Plan& p, ConstTensorView in, TensorView out, const Context& ctx) noexcept {
+    const ConvDesc& d = p.desc;
+    const std::int64_t total = total_tiles(d), icp = padded(d.ic), ocp = padded(d.oc);
+    float* v = reinterpret_cast<float*>(ctx.workspace.data());
+    float* m = v + v_floats(d, total);
+    float* packed = m + m_floats(d, total);
+    ctx.pool->parallel_for(total, [&](std::int64_t t0, std::int64_t t1, int) {
+      for (std::int64_t t = t0; t < t1; ++t) transform_input(d, in.data<float>(), position(d, t), v + t * icp, total * icp);
+    });
+    ctx.pool->parallel_for(alpha2, [&](std::int64_t x0, std::int64_t x1, int thread) {
+      float* a_packed = packed + packed_floats(d, total) * thread;
+      for (std::int64_t xi = x0; xi < x1; ++xi) {
+        gemm::pack_a({v + xi * total * icp, icp}, total, d.ic, a_packed);
+        gemm::sgemm_prepacked(a_packed, total, p.u[static_cast<std::size_t>(xi)], m + xi * total * ocp, ocp, {});
+      }
+    });
+    ctx.pool->parallel_for(total, [&](std::int64_t t0, std::int64_t t1, int) {
+      for (std::int64_t t = t0; t < t1; ++t)
+        transform_output(d, m + t * ocp, total * ocp, p.bias.template data<float>(), position(d, t), out.data<float>());
+    });
   }
 
   /// Tiles [t0, t1): input transform, alpha^2 GEMMs, output transform.
