@@ -257,9 +257,10 @@ class BasicNetwork {
   /// bind_with() past the searcher's type: `searcher` names it in the report and the cache key.
   Status bind_searching(std::string searcher, SearchFn search, const BindOptions& o);
 
-  /// What every bind entry point checks first. A budget is "0: none", so a negative or NaN one is a mistake to
-  /// report, not a budget to guess at; the same for the accuracy budget (infinity: unchecked) and measure counts.
-  Status check_options(const BindOptions& o);
+  /// What every bind entry point does first: starts the bind's warning state (one cache warning per bind) and
+  /// checks the options. A budget is "0: none", so a negative or NaN one is a mistake to report, not a budget to
+  /// guess at; the same for the accuracy budget (infinity: unchecked) and measure counts.
+  Status begin_bind(const BindOptions& o);
 
   /// A tuning-cache problem: the bind goes on without the cache. The first of a bind is warned; later ones (a
   /// path that can be neither read nor written, a save after measuring and again after searching) only join
@@ -468,7 +469,7 @@ Status BasicNetwork<Primitives, Int8Primitives>::adopt(Graph g) {
 
 template <class Primitives, class Int8Primitives>
 Status BasicNetwork<Primitives, Int8Primitives>::bind_searching(std::string searcher, SearchFn search, const BindOptions& o) {
-  PRIMSEL_RETURN_IF_ERROR(check_options(o));
+  PRIMSEL_RETURN_IF_ERROR(begin_bind(o));
   PRIMSEL_RETURN_IF_ERROR(ensure_measured(o));
   memory_ = o.memory;
   report_.searcher = std::move(searcher);
@@ -571,7 +572,7 @@ Status BasicNetwork<Primitives, Int8Primitives>::calibrate(std::span<const Tenso
 
 template <class Primitives, class Int8Primitives>
 Status BasicNetwork<Primitives, Int8Primitives>::bind_names(std::span<const std::string_view> names, const BindOptions& o) {
-  PRIMSEL_RETURN_IF_ERROR(check_options(o));
+  PRIMSEL_RETURN_IF_ERROR(begin_bind(o));
   const Graph& g = *graph_;
   PRIMSEL_CHECK(names.size() == g.nodes().size(), ErrorCode::invalid_argument,
                 "the binding names " + std::to_string(names.size()) + " primitives for " +
@@ -609,7 +610,7 @@ Status BasicNetwork<Primitives, Int8Primitives>::bind_names(std::span<const std:
 
 template <class Primitives, class Int8Primitives>
 Status BasicNetwork<Primitives, Int8Primitives>::bind_binding(SearchResult chosen, std::string searcher_name, const BindOptions& o) {
-  PRIMSEL_RETURN_IF_ERROR(check_options(o));
+  PRIMSEL_RETURN_IF_ERROR(begin_bind(o));
   PRIMSEL_RETURN_IF_ERROR(ensure_measured(o));
   memory_ = o.memory;
   report_.searcher = std::move(searcher_name);
@@ -623,7 +624,7 @@ Status BasicNetwork<Primitives, Int8Primitives>::bind_binding(SearchResult chose
 
 template <class Primitives, class Int8Primitives>
 Status BasicNetwork<Primitives, Int8Primitives>::measure(const BindOptions& o) {
-  PRIMSEL_RETURN_IF_ERROR(check_options(o));
+  PRIMSEL_RETURN_IF_ERROR(begin_bind(o));
   const Graph& g = *graph_;
   PRIMSEL_CHECK(o.precision == Precision::f32 || !calibration_.empty(), ErrorCode::invalid_argument,
                 "a mixed-precision bind of '" + g.name() + "' needs calibrate() on sample inputs first");
@@ -797,7 +798,7 @@ Expected<std::vector<Tensor>> BasicNetwork<Primitives, Int8Primitives>::run(cons
 }
 
 template <class Primitives, class Int8Primitives>
-Status BasicNetwork<Primitives, Int8Primitives>::check_options(const BindOptions& o) {
+Status BasicNetwork<Primitives, Int8Primitives>::begin_bind(const BindOptions& o) {
   cache_warned_ = false;  // one cache warning per bind
   PRIMSEL_RETURN_IF_ERROR(check_threads(o.threads));
   PRIMSEL_CHECK(o.budget_ms >= 0, ErrorCode::invalid_argument,
