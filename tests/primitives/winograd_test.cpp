@@ -83,9 +83,9 @@ TEMPLATE_TEST_CASE("winograd streams large transformed filters once", "", Winogr
                    WinogradF63) {
   using P = TestType;
   const double tol = tolerance<P>();
-  // 160 channels at 20x20: U is 1.6-6.6 MB, more than cache-sized blocks should re-read, so each thread takes all
+  // 160 channels at 16x16: U is 1.6-6.6 MB, more than cache-sized blocks should re-read, so each thread takes all
   // its tiles in one block; the result must not change.
-  const ConvDesc big{.ic = 160, .ih = 20, .iw = 20, .oc = 160, .oh = 20, .ow = 20, .kh = 3, .kw = 3,
+  const ConvDesc big{.ic = 160, .ih = 16, .iw = 16, .oc = 160, .oh = 16, .ow = 16, .kh = 3, .kw = 3,
                      .pads = {1, 1, 1, 1}};
   CHECK(P::tiles_per_block(big, 1) == P::total_tiles(big));
   CHECK(P::tiles_per_block(big, 2) == (P::total_tiles(big) + 1) / 2);
@@ -93,14 +93,17 @@ TEMPLATE_TEST_CASE("winograd streams large transformed filters once", "", Winogr
   CHECK(P::shares_one_block(big, 2));
   CHECK_FALSE(P::shares_one_block(big, 1));
   for (int threads : {1, 2})
-    ConvTester().ic(160).oc(160).hw(20, 20).k(3).pad(1).threads(threads).tolerance(tol).check<P>();
-  ConvTester().ic(150).oc(157).hw(20, 21).k(3).pad(1).batch(2).threads(2).tolerance(tol).check<P>();
+    ConvTester().ic(160).oc(160).hw(16, 16).k(3).pad(1).threads(threads).tolerance(tol).check<P>();
+  ConvTester().ic(150).oc(157).hw(16, 17).k(3).pad(1).batch(2).threads(2).tolerance(tol).check<P>();
   // 16 channels at 112x112: U is tiny and stays cached; blocks stay L2-sized rather than one 3+ MB block.
   const ConvDesc thin{.ic = 16, .ih = 112, .iw = 112, .oc = 16, .oh = 112, .ow = 112, .kh = 3, .kw = 3,
                       .pads = {1, 1, 1, 1}};
   CHECK(P::tiles_per_block(thin, 1) < P::total_tiles(thin));
   CHECK(P::workspace_bytes(thin, 1) < (2u << 20));
   CHECK_FALSE(P::shares_one_block(thin, 2));
+  // Few tiles of small filters: each thread takes its own tiles (no shared passes and their barriers).
+  const ConvDesc tiny{.ic = 16, .ih = 8, .iw = 8, .oc = 16, .oh = 8, .ow = 8, .kh = 3, .kw = 3, .pads = {1, 1, 1, 1}};
+  CHECK_FALSE(P::shares_one_block(tiny, 2));
 }
 
 TEMPLATE_TEST_CASE("winograd declines what is not a 3x3 stride-1 dense convolution", "", WinogradF23, WinogradF43,

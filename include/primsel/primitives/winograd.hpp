@@ -150,8 +150,9 @@ struct Winograd {
   /// once when they outgrow L2, weighted 1/4 (sequential streams, cheap next to U read inside the GEMM kernel).
   /// Measured (Xeon, 1 thread, F(4,3)): 512 ch @ 28x28 34 -> 18 ms, 128 ch @ 112x112 18.5 -> 15.5 ms; 64 ch
   /// layers keep the cached blocks (larger ones measured slower at 224x224).
+  static constexpr std::int64_t cache_budget = 1 << 20;
   static std::int64_t tiles_per_block(const ConvDesc& d, int threads) noexcept {
-    constexpr std::int64_t budget = 1 << 20, max_scratch = 8 << 20, mr = gemm::MR;
+    constexpr std::int64_t budget = cache_budget, max_scratch = 8 << 20, mr = gemm::MR;
     const std::int64_t per_tile = alpha2 * (padded(d.ic) + padded(d.oc)) * 4, total = total_tiles(d);
     const std::int64_t per_thread = std::max<std::int64_t>(1, (total + threads - 1) / std::max(threads, 1));
     const std::int64_t cached = std::min(per_thread, std::clamp<std::int64_t>(budget / per_tile / mr * mr, 2 * mr, 16 * mr));
@@ -180,8 +181,10 @@ struct Winograd {
   /// share that block instead of splitting the tiles: the input transform is split over tiles, the alpha^2 GEMMs
   /// over xi (each thread streams its share of U, so U is read once in all rather than once per thread), the output
   /// transform over tiles again.
+  /// (Small filters stay cached: a few tiles per thread then beat the passes' two extra barriers.)
   static bool shares_one_block(const ConvDesc& d, int threads) noexcept {
-    return threads > 1 && tiles_per_block(d, 1) == total_tiles(d);
+    return threads > 1 && weight_bytes(d) > static_cast<std::size_t>(cache_budget) &&
+           tiles_per_block(d, 1) == total_tiles(d);
   }
   static std::int64_t packed_floats(const ConvDesc& d, std::int64_t tiles) noexcept {
     return gemm::round_up(gemm::packed_a_floats(tiles, d.ic), 16);
