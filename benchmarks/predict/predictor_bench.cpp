@@ -21,12 +21,14 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "primsel/core/simd.hpp"
+#include "primsel/predict/calibration_layers.hpp"
 #include "primsel/predict/collect.hpp"
 #include "primsel/predict/latency_predictor.hpp"
 #include "primsel/predict/rank_stats.hpp"
@@ -432,6 +434,23 @@ std::vector<Sample> calibration_layers(const std::vector<MeasuredNet>& nets, con
   return out;
 }
 
+/// <= n conv layers of the nets other than `held_out` picked by choose_calibration_layers (every primitive
+/// covered, spread over sizes), as samples of all their candidates.
+std::vector<Sample> coverage_layers(const std::vector<MeasuredNet>& nets, const std::string& held_out, std::size_t n) {
+  std::vector<std::pair<const MeasuredNet*, const ConvLayer*>> pool;
+  std::vector<CandidateLayer> layers;
+  for (const MeasuredNet& net : nets)
+    if (net.model != held_out)
+      for (const ConvLayer& l : net.convs) pool.emplace_back(&net, &l), layers.push_back({l.desc, l.primitives});
+  std::vector<Sample> out;
+  for (std::size_t i : choose_calibration_layers(layers, n)) {
+    const auto& [net, l] = pool[i];
+    for (std::size_t c = 0; c < l->ms.size(); ++c)
+      out.push_back({l->desc, l->primitives[c], net->threads, l->ms[c], tag(net->model)});
+  }
+  return out;
+}
+
 /// Task: a predictor trained on another device (`proxy` samples) used on this one, per held-out model: tau per
 /// layer and the whole-network gap of the adaptive rule, without and with calibration on <= `cal_layers` layers
 /// of the other models measured here; "native" is the predictor trained here (other models), for reference.
@@ -441,15 +460,25 @@ void transfer_experiment(const std::vector<MeasuredNet>& nets, const std::vector
               "models measured here.\n\n",
               proxy_name.c_str(), this_isa.c_str(), nets.empty() ? 0 : nets.front().threads, proxy.size(),
               cal_layers);
+  // Calibration "offsets": the global rescale plus per-primitive offsets only (calibrate() before per-primitive
+  // slopes); "slopes": the default. Layers "by MACs": calibration_layers(); "coverage": coverage_layers().
+  enum class Cal { none, offsets, slopes };
   struct Variant {
     std::string name;
-    bool proxy_has_model, calibrated, native;
+    bool proxy_has_model;
+    Cal cal;
+    bool coverage, native;
   };
-  const std::vector<Variant> variants{{"proxy, all models, uncalibrated", true, false, false},
-                                      {"proxy, all models, calibrated", true, true, false},
-                                      {"proxy, other models, uncalibrated", false, false, false},
-                                      {"proxy, other models, calibrated", false, true, false},
-                                      {"native (other models measured here)", false, false, true}};
+  const std::vector<Variant> variants{
+      {"proxy, all models, uncalibrated", true, Cal::none, false, false},
+      {"proxy, all models, offsets, layers by MACs", true, Cal::offsets, false, false},
+      {"proxy, all models, slopes, layers by MACs", true, Cal::slopes, false, false},
+      {"proxy, all models, offsets, coverage layers", true, Cal::offsets, true, false},
+      {"proxy, all models, slopes, coverage layers", true, Cal::slopes, true, false},
+      {"proxy, other models, uncalibrated", false, Cal::none, false, false},
+      {"proxy, other models, offsets, layers by MACs", false, Cal::offsets, false, false},
+      {"proxy, other models, slopes, coverage layers", false, Cal::slopes, true, false},
+      {"native (other models measured here)", false, Cal::none, false, true}};
   std::printf("| held out | predictor | layers | tau | adaptive: conv pairs | gap filled | gap measured only | gap on "
               "demand (conv pairs) | top-2: gap measured only | calibration layers (samples) |\n"
               "|---|---|---|---|---|---|---|---|---|---|\n");
@@ -462,10 +491,12 @@ void transfer_experiment(const std::vector<MeasuredNet>& nets, const std::vector
   std::map<std::string, Pool> pooled;
   for (const MeasuredNet& net : nets) {
     const double optimum = Exact<>::search(net.problem, {}).cost;
-    const std::vector<Sample> cal = calibration_layers(nets, net.model, cal_layers);
-    std::size_t cal_count = 0;  // layers: their candidates are consecutive
-    for (std::size_t i = 0; i < cal.size(); ++i) cal_count += i == 0 || !(cal[i].desc == cal[i - 1].desc) ? 1 : 0;
+    const std::vector<Sample> by_macs = calibration_layers(nets, net.model, cal_layers);
+    const std::vector<Sample> covering = coverage_layers(nets, net.model, cal_layers);
     for (const Variant& v : variants) {
+      const std::vector<Sample>& cal = v.coverage ? covering : by_macs;
+      std::size_t cal_count = 0;  // layers: their candidates are consecutive
+      for (std::size_t i = 0; i < cal.size(); ++i) cal_count += i == 0 || !(cal[i].desc == cal[i - 1].desc) ? 1 : 0;
       std::vector<Sample> train;
       if (v.native) {
         for (const MeasuredNet& o : nets)
@@ -480,7 +511,14 @@ void transfer_experiment(const std::vector<MeasuredNet>& nets, const std::vector
         std::fprintf(stderr, "%s held out, %s: %s\n", net.model.c_str(), v.name.c_str(), p.error().what());
         continue;
       }
-      if (v.calibrated) p->calibrate(cal);
+      if (v.cal != Cal::none) {
+        CalibrationOptions co;
+        if (v.cal == Cal::offsets) co.min_slope_samples = std::numeric_limits<int>::max();
+        if (Status s = p->calibrate(cal, co); !s) {
+          std::fprintf(stderr, "%s held out, %s: %s\n", net.model.c_str(), v.name.c_str(), s.error().what());
+          continue;
+        }
+      }
       const auto [pred, predict_ms] =
           predict_net(net, [&](const ConvDesc& d, std::string_view prim, int t) { return p->predict(d, prim, t); });
       const auto [tau, layers] = layer_tau(net, pred);
@@ -491,7 +529,7 @@ void transfer_experiment(const std::vector<MeasuredNet>& nets, const std::vector
                   100 * a.conv_measured / a.conv_pairs, 100 * (a.filled / a.optimum - 1),
                   100 * (a.restricted / a.optimum - 1), 100 * (a.lazy / a.optimum - 1),
                   100 * a.lazy_conv_measured / a.conv_pairs, 100 * (t2.restricted / t2.optimum - 1),
-                  v.calibrated ? (std::to_string(cal_count) + " (" + std::to_string(cal.size()) + ")").c_str() : "-");
+                  v.cal != Cal::none ? (std::to_string(cal_count) + " (" + std::to_string(cal.size()) + ")").c_str() : "-");
       Pool& pl = pooled[v.name];
       pl.tau += tau, pl.layers += layers, pl.models_tau += layers ? tau / layers : 0.0, pl.models += 1;
       pl.adaptive += a, pl.top2 += t2, pl.worst = std::max(pl.worst, a.filled / a.optimum - 1);

@@ -58,6 +58,12 @@ struct PredictorOptions {
   double min_sigma = 0.03;  ///< floor of any log-scale uncertainty: timing noise on a shared machine is ~3%
 };
 
+/// calibrate()'s priors. Defaults: set a priori (not tuned on the transfer experiment's evaluation layers).
+struct CalibrationOptions {
+  double prior_samples = 2;   ///< a primitive's offset and slope are shrunk as if this many more samples said 0
+  int min_slope_samples = 5;  ///< a primitive's own slope needs this many of its samples (else the global one)
+};
+
 struct Prediction {
   double ms = 0;
   double log_sigma = 0;          ///< standard deviation of log(ms): ms * exp(+-log_sigma) is a ~68% band
@@ -77,7 +83,7 @@ struct EmbeddedPredictor {
 
 class LatencyPredictor {
  public:
-  static constexpr int format_version = 1;
+  static constexpr int format_version = 2;  ///< 2: per-primitive calibration slope; 1 is still read
 
   /// Trains one model per primitive seen in `samples` plus a generic one (all samples) for unseen primitives.
   static Expected<LatencyPredictor> train(std::span<const Sample> samples, PredictorOptions o = {}) {
@@ -107,50 +113,72 @@ class LatencyPredictor {
     // An unseen primitive: the generic model's spread mixes every primitive's level; add the worst known
     // primitive's spread on top, so it is never more confident than a primitive it has data for.
     if (!m) sigma = std::hypot(sigma, max_known_sigma_);
-    const double log_ms = cal_a_ + cal_b_ * (t + f[f_log_proxy]) + (m ? m->offset : 0.0);
+    const double raw = t + f[f_log_proxy];
+    const double log_ms = cal_a_ + cal_b_ * raw + (m ? m->offset + m->slope * raw : 0.0);
     return {std::exp(log_ms), std::sqrt(sigma * sigma + cal_sigma_ * cal_sigma_), m != nullptr};
   }
 
-  /// Transfers the predictor to another device from a handful of samples measured there (<= 10 is the intent).
-  /// Rankings across CPUs are largely preserved, so only a rescaling is fitted on log(ms):
-  ///   log ms_new = a + b * log ms_predicted + offset[primitive]
-  /// With fewer than 3 samples or predictions spanning less than a factor e, b = 1 and a is the mean residual (a
-  /// constant slowdown); otherwise (a, b) is a least-squares line, b clamped to [0.5, 2]. Then each primitive with
-  /// samples gets an offset: its mean remaining residual shrunk toward 0 as if two more samples had residual 0, so
-  /// one odd sample cannot move a primitive far. The remaining residual spread joins the uncertainty. Each call
-  /// starts again from the trained model (it does not compound); an empty span removes the calibration.
-  void calibrate(std::span<const Sample> few) {
+  /// Transfers the predictor to another device from a handful of samples measured there (<= 10 layers is the
+  /// intent). Rankings across CPUs are largely preserved, so only a rescaling of the log time is fitted:
+  ///   log ms_new = a + b * r + offset[p] + slope[p] * (r - centre[p]),  r = log ms predicted by the trained model
+  /// 1. (a, b), all samples: with fewer than 3 samples or predictions spanning less than a factor e, b = 1 and a is
+  ///    the mean residual (a constant slowdown); otherwise a least-squares line, b clamped to [0.5, 2].
+  /// 2. Per primitive p, on what (a, b) leaves: an offset and a slope, each a ridge estimate shrunk toward the
+  ///    global rescale (0) as if `o.prior_samples` more samples agreed with it — one odd sample cannot move a
+  ///    primitive far, and with no samples a primitive keeps the global rescale. Kernels change their relative
+  ///    speed across ISAs (AVX2 direct convolution slows more than GEMM), which only a per-primitive term sees;
+  ///    the slope (a primitive whose slowdown grows with the layer's size) only from `o.min_slope_samples` samples
+  ///    of p spanning a factor e, and b + slope stays in [0.5, 2].
+  /// The remaining residual spread joins every prediction's uncertainty. Each call starts again from the trained
+  /// model (it does not compound); an empty span removes the calibration. A sample with a non-positive or
+  /// non-finite time or threads < 1 is an error, and the calibration is then left as it was.
+  Status calibrate(std::span<const Sample> few, CalibrationOptions o = {}) {
+    PRIMSEL_CHECK(o.prior_samples > 0 && std::isfinite(o.prior_samples) && o.min_slope_samples >= 2,
+                  ErrorCode::invalid_argument,
+                  "latency predictor calibration: prior_samples must be positive and min_slope_samples >= 2");
+    for (const Sample& s : few)
+      PRIMSEL_CHECK(s.ms > 0 && std::isfinite(s.ms) && s.threads >= 1, ErrorCode::invalid_argument,
+                    "latency predictor calibration: sample " + s.primitive + " on " + to_string(s.desc) +
+                        " needs a positive, finite time and thread count");
     cal_a_ = 0, cal_b_ = 1, cal_sigma_ = 0;
-    for (Model& m : models_) m.offset = 0;
-    std::vector<double> raw, y;
-    std::vector<Model*> model_of;
-    for (const Sample& s : few) {
-      if (!(s.ms > 0) || !std::isfinite(s.ms)) continue;
-      raw.push_back(std::log(predict(s.desc, s.primitive, s.threads).ms));
-      y.push_back(std::log(s.ms));
-      auto it = std::find_if(models_.begin(), models_.end(), [&](const Model& m) { return m.name == s.primitive; });
-      model_of.push_back(it == models_.end() ? nullptr : &*it);
+    for (Model& m : models_) m.offset = 0, m.slope = 0;
+    const std::size_t n = few.size();
+    if (n == 0) return {};
+    std::vector<double> raw(n), y(n);
+    std::vector<Model*> model_of(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      raw[i] = std::log(predict(few[i].desc, few[i].primitive, few[i].threads).ms);
+      y[i] = std::log(few[i].ms);
+      const Model* m = find(few[i].primitive);
+      model_of[i] = m ? &models_[static_cast<std::size_t>(m - models_.data())] : nullptr;
     }
-    const std::size_t n = raw.size();
-    if (n == 0) return;
-    const double mean_raw = mean(raw), mean_y = mean(y);
-    double sxx = 0, sxy = 0;
+    const auto [b, global_slope] = line_slope(raw, y, 0.0);
+    cal_b_ = global_slope ? std::clamp(b, 0.5, 2.0) : 1.0;
+    cal_a_ = mean(y) - cal_b_ * mean(raw);
+    double dof = global_slope ? 2.0 : 1.0;  // parameters fitted, for the residual spread
+    std::map<Model*, std::pair<std::vector<double>, std::vector<double>>> by_model;  // (r, residual) per primitive
     for (std::size_t i = 0; i < n; ++i)
-      sxx += (raw[i] - mean_raw) * (raw[i] - mean_raw), sxy += (raw[i] - mean_raw) * (y[i] - mean_y);
-    const bool slope = n >= 3 && sxx / static_cast<double>(n) >= 0.25;  // spread of at least ~e in time
-    cal_b_ = slope ? std::clamp(sxy / sxx, 0.5, 2.0) : 1.0;
-    cal_a_ = mean_y - cal_b_ * mean_raw;
-    std::map<Model*, std::pair<double, int>> sums;
-    for (std::size_t i = 0; i < n; ++i)
-      if (model_of[i]) sums[model_of[i]].first += y[i] - cal_a_ - cal_b_ * raw[i], sums[model_of[i]].second += 1;
-    for (auto& [m, s] : sums) m->offset = s.first / (s.second + 2);
+      if (model_of[i]) by_model[model_of[i]].first.push_back(raw[i]), by_model[model_of[i]].second.push_back(y[i] - cal_a_ - cal_b_ * raw[i]);
+    for (auto& [m, re] : by_model) {
+      const auto& [r, e] = re;
+      const double np = static_cast<double>(r.size()), centre = mean(r), shrink = np / (np + o.prior_samples);
+      double slope = 0;
+      if (static_cast<int>(r.size()) >= o.min_slope_samples) {
+        // Ridge on the centred predictions: the penalty is prior_samples points at one log unit (a factor e).
+        const auto [s, spread] = line_slope(r, e, o.prior_samples);
+        if (spread) slope = std::clamp(s, 0.5 - cal_b_, 2.0 - cal_b_), dof += 1;
+      }
+      m->slope = slope;
+      m->offset = mean(e) * shrink - slope * centre;  // offset at the primitive's centre, shrunk; stored for r = 0
+      dof += shrink;
+    }
     double rss = 0;
     for (std::size_t i = 0; i < n; ++i) {
-      const double e = y[i] - cal_a_ - cal_b_ * raw[i] - (model_of[i] ? model_of[i]->offset : 0.0);
-      rss += e * e;
+      const double fit = cal_a_ + cal_b_ * raw[i] + (model_of[i] ? model_of[i]->offset + model_of[i]->slope * raw[i] : 0.0);
+      rss += (y[i] - fit) * (y[i] - fit);
     }
-    const double dof = slope ? 2.0 : 1.0;
-    cal_sigma_ = n > dof ? std::sqrt(rss / (static_cast<double>(n) - dof)) : 0.0;
+    cal_sigma_ = static_cast<double>(n) > dof ? std::sqrt(rss / (static_cast<double>(n) - dof)) : 0.0;
+    return {};
   }
 
   PredictorKind kind() const noexcept { return opt_.kind; }
@@ -163,7 +191,7 @@ class LatencyPredictor {
   }
 
   /// A text file: a version line, a comment, the header numbers, one line per model, an FNV-1a checksum.
-  ///   primsel-latency-predictor 1
+  ///   primsel-latency-predictor 2
   ///   # ridge, 21 features: log_macs log_in_bytes ...
   ///   header <n> <numbers>
   ///   model <primitive> <n> <numbers>        (the generic model is named "*")
@@ -189,8 +217,9 @@ class LatencyPredictor {
     const std::size_t eol = text.find('\n');
     if (eol == std::string_view::npos) return bad("truncated after the first line");
     const std::string_view version = text.substr(magic.size(), eol - magic.size());
-    if (version != std::to_string(format_version))
-      return bad("version " + std::string(version) + ", this build reads version " + std::to_string(format_version));
+    if (version != "1" && version != std::to_string(format_version))
+      return bad("version " + std::string(version) + ", this build reads versions 1 to " +
+                 std::to_string(format_version));
     const std::size_t check = text.rfind("checksum ");
     if (check == std::string_view::npos || (check > 0 && text[check - 1] != '\n'))
       return bad("no checksum line: the file is truncated");
@@ -229,7 +258,7 @@ class LatencyPredictor {
     }
     std::vector<EmbeddedModel> views;
     for (const auto& [name, v] : models) views.push_back({name, v});
-    return decode(format_version, header, views);
+    return decode(version == "1" ? 1 : format_version, header, views);
   }
 
   /// Rebuilds a predictor from constexpr tables written by to_cpp_header(), checking them as parse() does.
@@ -271,13 +300,22 @@ class LatencyPredictor {
     std::string name;
     int count = 0;
     double sigma = 0;                 // residual spread (log scale)
-    double offset = 0;                // calibrate()'s per-primitive offset
+    double offset = 0, slope = 0;     // calibrate()'s per-primitive terms: + offset + slope * log ms predicted
     std::vector<double> mean, scale;  // feature standardisation, F each
     std::vector<double> coef;         // ridge: intercept + F (ridge_knn: + typical distance); knn: {typical distance}
     std::vector<double> cov;          // ridge: (Z'Z + lambda I)^-1, upper triangle of (F+1)^2
     std::vector<double> points;       // knn: distinct layers x (F standardised features + target (ridge_knn: residual))
   };
 
+  /// Least-squares slope of y on x, centred, with `ridge` added to sum (x - mean)^2; and whether x spans enough
+  /// for a slope at all (>= 3 points, spread of at least ~a factor e in time).
+  static std::pair<double, bool> line_slope(const std::vector<double>& x, const std::vector<double>& y, double ridge) {
+    const double mx = mean(x), my = mean(y);
+    double sxx = 0, sxy = 0;
+    for (std::size_t i = 0; i < x.size(); ++i) sxx += (x[i] - mx) * (x[i] - mx), sxy += (x[i] - mx) * (y[i] - my);
+    const bool spread = x.size() >= 3 && sxx / static_cast<double>(x.size()) >= 0.25;
+    return {spread ? sxy / (sxx + ridge) : 0.0, spread};
+  }
   static double mean(const std::vector<double>& v) {
     double s = 0;
     for (double x : v) s += x;
@@ -529,7 +567,7 @@ class LatencyPredictor {
 
   // ---- flat numeric form, shared by serialize(), parse() and the embedded tables ----
   // header: kind, features, lambda, k, min_sigma, cal_a, cal_b, cal_sigma
-  // model:  count, sigma, offset, |coef|, |cov|, |points|, mean (F), scale (F), coef, cov, points
+  // model:  count, sigma, offset, slope (version >= 2), |coef|, |cov|, |points|, mean (F), scale (F), coef, cov, points
   std::vector<double> header_numbers() const {
     return {double(static_cast<int>(opt_.kind)),
             double(F),
@@ -541,8 +579,8 @@ class LatencyPredictor {
             cal_sigma_};
   }
   static std::vector<double> model_numbers(const Model& m) {
-    std::vector<double> v{double(m.count),        m.sigma, m.offset, double(m.coef.size()), double(m.cov.size()),
-                          double(m.points.size())};
+    std::vector<double> v{double(m.count),         m.sigma, m.offset, m.slope, double(m.coef.size()),
+                          double(m.cov.size()), double(m.points.size())};
     for (const auto* part : {&m.mean, &m.scale, &m.coef, &m.cov, &m.points})
       v.insert(v.end(), part->begin(), part->end());
     return v;
@@ -560,8 +598,10 @@ class LatencyPredictor {
 
   static Expected<LatencyPredictor> decode(int version, std::span<const double> h, std::span<const EmbeddedModel> ms) {
     auto bad = [](const std::string& why) { return Error(ErrorCode::invalid_argument, "latency predictor: " + why); };
-    if (version != format_version)
-      return bad("version " + std::to_string(version) + ", this build reads version " + std::to_string(format_version));
+    if (version != 1 && version != format_version)
+      return bad("version " + std::to_string(version) + ", this build reads versions 1 to " +
+                 std::to_string(format_version));
+    const std::size_t x = version >= 2 ? 1 : 0, head = 6 + x;  // version 1 has no calibration slope
     if (h.size() != 8) return bad("header has " + std::to_string(h.size()) + " numbers, expected 8");
     if (h[0] != 0 && h[0] != 1 && h[0] != 2) return bad("unknown predictor kind " + number(h[0]));
     if (h[1] != double(F))
@@ -575,13 +615,13 @@ class LatencyPredictor {
     for (const EmbeddedModel& e : ms) {
       const std::string where = "model '" + std::string(e.name) + "': ";
       const std::span<const double> v = e.numbers;
-      if (v.size() < 6) return bad(where + "truncated");
+      if (v.size() < head) return bad(where + "truncated");
       Model m;
       m.name = std::string(e.name);
-      const double count = v[0], ncoef = v[3], ncov = v[4], npoints = v[5];
+      const double count = v[0], ncoef = v[3 + x], ncov = v[4 + x], npoints = v[5 + x];
       for (double c : {count, ncoef, ncov, npoints})
         if (!(c >= 0 && c <= 1e8 && c == std::floor(c))) return bad(where + "sizes are not counts");
-      m.count = int(count), m.sigma = v[1], m.offset = v[2];
+      m.count = int(count), m.sigma = v[1], m.offset = v[2], m.slope = x ? v[3] : 0.0;
       const PredictorKind kind = p.opt_.kind;
       const bool linear = kind != PredictorKind::knn, local = kind != PredictorKind::ridge;
       const double want_coef = kind == PredictorKind::ridge ? F + 1 : kind == PredictorKind::knn ? 1 : F + 2;
@@ -593,11 +633,13 @@ class LatencyPredictor {
       if (m.count < 1 || ncoef != want_coef || ncov != want_cov || !points_ok)
         return bad(where + "sizes disagree with a " + std::string(to_string(kind)) + " model of " + std::to_string(F) +
                    " features");
-      if (v.size() != 6 + 2 * F + std::size_t(ncoef + ncov + npoints))
+      if (v.size() != head + 2 * F + std::size_t(ncoef + ncov + npoints))
         return bad(where + "has " + std::to_string(v.size()) + " numbers, its sizes say " +
-                   std::to_string(6 + 2 * F + std::size_t(ncoef + ncov + npoints)));
+                   std::to_string(head + 2 * F + std::size_t(ncoef + ncov + npoints)));
       if (!(m.sigma > 0)) return bad(where + "uncertainty must be positive");
-      auto take = [&, at = std::size_t{6}](std::vector<double>& out, std::size_t k) mutable {
+      // calibrate() keeps b + slope within [0.5, 2] and b within [0.5, 2]
+      if (!std::isfinite(m.offset) || !(std::abs(m.slope) <= 1.5)) return bad(where + "calibration out of range");
+      auto take = [&, at = head](std::vector<double>& out, std::size_t k) mutable {
         out.assign(v.begin() + static_cast<std::ptrdiff_t>(at), v.begin() + static_cast<std::ptrdiff_t>(at + k));
         at += k;
       };
