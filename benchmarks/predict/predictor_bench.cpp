@@ -434,6 +434,23 @@ std::vector<Sample> calibration_layers(const std::vector<MeasuredNet>& nets, con
   return out;
 }
 
+/// How repeatable the measured rankings are here: mean Kendall tau between two measurements of the same layer
+/// (repeated blocks within a model, the same layer in two models), and how many pairs. The ceiling a predictor's
+/// tau against one measurement can approach when the truth itself is this noisy.
+std::pair<double, int> repeat_tau(const std::vector<MeasuredNet>& nets) {
+  std::vector<const ConvLayer*> all;
+  for (const MeasuredNet& net : nets)
+    for (const ConvLayer& l : net.convs)
+      if (l.ms.size() >= 2) all.push_back(&l);
+  double sum = 0;
+  int pairs = 0;
+  for (std::size_t i = 0; i < all.size(); ++i)
+    for (std::size_t j = i + 1; j < all.size(); ++j)
+      if (all[i]->desc == all[j]->desc && all[i]->primitives == all[j]->primitives)
+        sum += kendall_tau(all[i]->ms, all[j]->ms), ++pairs;
+  return {pairs ? sum / pairs : 0.0, pairs};
+}
+
 /// <= n conv layers of the nets other than `held_out` picked by choose_calibration_layers (every primitive
 /// covered, spread over sizes), as samples of all their candidates.
 std::vector<Sample> coverage_layers(const std::vector<MeasuredNet>& nets, const std::string& held_out, std::size_t n) {
@@ -462,6 +479,9 @@ void transfer_experiment(const std::vector<MeasuredNet>& nets, const std::vector
               cal_layers);
   // Calibration "offsets": the global rescale plus per-primitive offsets only (calibrate() before per-primitive
   // slopes); "slopes": the default. Layers "by MACs": calibration_layers(); "coverage": coverage_layers().
+  const auto [repeat, repeat_pairs] = repeat_tau(nets);
+  std::printf("Repeatability here: tau between two measurements of the same layer %.3f (%d pairs)\n\n", repeat,
+              repeat_pairs);
   enum class Cal { none, offsets, slopes };
   struct Variant {
     std::string name;
