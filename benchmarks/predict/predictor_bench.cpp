@@ -477,28 +477,33 @@ void transfer_experiment(const std::vector<MeasuredNet>& nets, const std::vector
               "models measured here.\n\n",
               proxy_name.c_str(), this_isa.c_str(), nets.empty() ? 0 : nets.front().threads, proxy.size(),
               cal_layers);
-  // Calibration "offsets": the global rescale plus per-primitive offsets only (calibrate() before per-primitive
-  // slopes); "slopes": the default. Layers "by MACs": calibration_layers(); "coverage": coverage_layers().
   const auto [repeat, repeat_pairs] = repeat_tau(nets);
   std::printf("Repeatability here: tau between two measurements of the same layer %.3f (%d pairs)\n\n", repeat,
               repeat_pairs);
-  enum class Cal { none, offsets, slopes };
+  // Calibration "offsets": the global rescale plus per-primitive offsets only (calibrate() before per-primitive
+  // slopes and layer effects); "slopes": + per-primitive slopes; "default": + per-layer levels.
+  // Calibration layers "by MACs": calibration_layers(); "coverage": coverage_layers().
+  constexpr int never = std::numeric_limits<int>::max();
+  constexpr CalibrationOptions offsets{.min_slope_samples = never, .layer_effects = false};
+  constexpr CalibrationOptions slopes{.layer_effects = false}, offsets_layers{.min_slope_samples = never};
   struct Variant {
     std::string name;
-    bool proxy_has_model;
-    Cal cal;
-    bool coverage, native;
+    bool proxy_has_model, calibrated;
+    CalibrationOptions cal;
+    bool coverage = false, native = false;
   };
   const std::vector<Variant> variants{
-      {"proxy, all models, uncalibrated", true, Cal::none, false, false},
-      {"proxy, all models, offsets, layers by MACs", true, Cal::offsets, false, false},
-      {"proxy, all models, slopes, layers by MACs", true, Cal::slopes, false, false},
-      {"proxy, all models, offsets, coverage layers", true, Cal::offsets, true, false},
-      {"proxy, all models, slopes, coverage layers", true, Cal::slopes, true, false},
-      {"proxy, other models, uncalibrated", false, Cal::none, false, false},
-      {"proxy, other models, offsets, layers by MACs", false, Cal::offsets, false, false},
-      {"proxy, other models, slopes, coverage layers", false, Cal::slopes, true, false},
-      {"native (other models measured here)", false, Cal::none, false, true}};
+      {"proxy, all models, uncalibrated", true, false, {}},
+      {"proxy, all models, offsets, layers by MACs", true, true, offsets},
+      {"proxy, all models, slopes, layers by MACs", true, true, slopes},
+      {"proxy, all models, offsets + layer effects, layers by MACs", true, true, offsets_layers},
+      {"proxy, all models, default, layers by MACs", true, true, {}},
+      {"proxy, all models, offsets, coverage layers", true, true, offsets, true},
+      {"proxy, all models, default, coverage layers", true, true, {}, true},
+      {"proxy, other models, uncalibrated", false, false, {}},
+      {"proxy, other models, offsets, layers by MACs", false, true, offsets},
+      {"proxy, other models, default, layers by MACs", false, true, {}},
+      {"native (other models measured here)", false, false, {}, false, true}};
   std::printf("| held out | predictor | layers | tau | adaptive: conv pairs | gap filled | gap measured only | gap on "
               "demand (conv pairs) | top-2: gap measured only | calibration layers (samples) |\n"
               "|---|---|---|---|---|---|---|---|---|---|\n");
@@ -531,10 +536,8 @@ void transfer_experiment(const std::vector<MeasuredNet>& nets, const std::vector
         std::fprintf(stderr, "%s held out, %s: %s\n", net.model.c_str(), v.name.c_str(), p.error().what());
         continue;
       }
-      if (v.cal != Cal::none) {
-        CalibrationOptions co;
-        if (v.cal == Cal::offsets) co.min_slope_samples = std::numeric_limits<int>::max();
-        if (Status s = p->calibrate(cal, co); !s) {
+      if (v.calibrated) {
+        if (Status s = p->calibrate(cal, v.cal); !s) {
           std::fprintf(stderr, "%s held out, %s: %s\n", net.model.c_str(), v.name.c_str(), s.error().what());
           continue;
         }
@@ -549,7 +552,7 @@ void transfer_experiment(const std::vector<MeasuredNet>& nets, const std::vector
                   100 * a.conv_measured / a.conv_pairs, 100 * (a.filled / a.optimum - 1),
                   100 * (a.restricted / a.optimum - 1), 100 * (a.lazy / a.optimum - 1),
                   100 * a.lazy_conv_measured / a.conv_pairs, 100 * (t2.restricted / t2.optimum - 1),
-                  v.cal != Cal::none ? (std::to_string(cal_count) + " (" + std::to_string(cal.size()) + ")").c_str() : "-");
+                  v.calibrated ? (std::to_string(cal_count) + " (" + std::to_string(cal.size()) + ")").c_str() : "-");
       Pool& pl = pooled[v.name];
       pl.tau += tau, pl.layers += layers, pl.models_tau += layers ? tau / layers : 0.0, pl.models += 1;
       pl.adaptive += a, pl.top2 += t2, pl.worst = std::max(pl.worst, a.filled / a.optimum - 1);

@@ -230,6 +230,30 @@ TEST_CASE("calibrate() fits a per-primitive slope where a primitive's slowdown g
   CHECK(t_slopes > 0.8);
 }
 
+TEST_CASE("calibrate() with layer effects: a burst on some layers is not a primitive's offset") {
+  const LatencyPredictor proxy = LatencyPredictor::train(power_law_samples(test_layers(0)), {.lambda = 1e-3}).value();
+  // The target is the proxy 2x slower; but the three layers that have direct_nchwc candidates were measured during
+  // a 3x load burst (all their candidates). Unbalanced: im2col_gemm also has six quiet layers.
+  const std::vector<ConvDesc> ls = test_layers(2);
+  std::vector<Sample> cal;
+  for (std::size_t i = 0; i < 9; ++i) {
+    const double burst = i < 3 ? 3.0 : 1.0;
+    cal.push_back({ls[i], "im2col_gemm", 1, 2 * burst * power_law_ms(ls[i], "im2col_gemm")});
+    if (i < 3) cal.push_back({ls[i], "direct_nchwc", 1, 2 * burst * power_law_ms(ls[i], "direct_nchwc")});
+  }
+  // The contrast direct_nchwc / im2col_gemm on a new layer should stay the proxy's (no primitive changed).
+  const ConvDesc d = test_layers(1).front();
+  auto contrast_change = [&](const LatencyPredictor& p) {
+    return std::log(p.predict(d, "direct_nchwc", 1).ms / p.predict(d, "im2col_gemm", 1).ms) -
+           std::log(proxy.predict(d, "direct_nchwc", 1).ms / proxy.predict(d, "im2col_gemm", 1).ms);
+  };
+  LatencyPredictor with = proxy, without = proxy;
+  REQUIRE(with.calibrate(cal, {.min_slope_samples = 1000}).ok());
+  REQUIRE(without.calibrate(cal, {.min_slope_samples = 1000, .layer_effects = false}).ok());
+  CHECK(std::abs(contrast_change(with)) < 0.05);
+  CHECK(contrast_change(without) > 0.3);  // the burst taken for a slower direct_nchwc
+}
+
 TEST_CASE("calibrate() falls back gracefully on few samples") {
   const LatencyPredictor proxy = LatencyPredictor::train(power_law_samples(test_layers(0)), {.lambda = 1e-3}).value();
   const std::vector<ConvDesc> ls = test_layers(2);

@@ -62,6 +62,7 @@ struct PredictorOptions {
 struct CalibrationOptions {
   double prior_samples = 2;   ///< a primitive's offset and slope are shrunk as if this many more samples said 0
   int min_slope_samples = 5;  ///< a primitive's own slope needs this many of its samples (else the global one)
+  bool layer_effects = true;  ///< per-primitive terms from contrasts within each calibration layer (see calibrate)
 };
 
 struct Prediction {
@@ -128,7 +129,8 @@ class LatencyPredictor {
   ///    primitive far, and with no samples a primitive keeps the global rescale. Kernels change their relative
   ///    speed across ISAs (AVX2 direct convolution slows more than GEMM), which only a per-primitive term sees;
   ///    the slope (a primitive whose slowdown grows with the layer's size) only from `o.min_slope_samples` samples
-  ///    of p spanning a factor e, and b + slope stays in [0.5, 2].
+  ///    of p spanning a factor e, and b + slope stays in [0.5, 2]. With `o.layer_effects` (default) each layer
+  ///    measured gets its own level too, so the primitive terms are fitted on contrasts within a layer.
   /// The remaining residual spread joins every prediction's uncertainty. Each call starts again from the trained
   /// model (it does not compound); an empty span removes the calibration. A sample with a non-positive or
   /// non-finite time or threads < 1 is an error, and the calibration is then left as it was.
@@ -156,23 +158,67 @@ class LatencyPredictor {
     cal_b_ = global_slope ? std::clamp(b, 0.5, 2.0) : 1.0;
     cal_a_ = mean(y) - cal_b_ * mean(raw);
     double dof = global_slope ? 2.0 : 1.0;  // parameters fitted, for the residual spread
-    std::map<Model*, std::pair<std::vector<double>, std::vector<double>>> by_model;  // (r, residual) per primitive
-    for (std::size_t i = 0; i < n; ++i)
-      if (model_of[i]) by_model[model_of[i]].first.push_back(raw[i]), by_model[model_of[i]].second.push_back(y[i] - cal_a_ - cal_b_ * raw[i]);
-    for (auto& [m, re] : by_model) {
-      const auto& [r, e] = re;
-      const double np = static_cast<double>(r.size()), centre = mean(r), shrink = np / (np + o.prior_samples);
-      double slope = 0;
-      if (static_cast<int>(r.size()) >= o.min_slope_samples) {
-        // Ridge on the centred predictions: the penalty is prior_samples points at one log unit (a factor e).
-        const auto [s, spread] = line_slope(r, e, o.prior_samples);
-        if (spread) slope = std::clamp(s, 0.5 - cal_b_, 2.0 - cal_b_), dof += 1;
+    // Per-primitive terms on what (a, b) leaves. With layer effects each calibration layer also gets a free level u
+    // (a nuisance, unused when predicting): a layer's shared deviation — its shape suits the trained model less, or
+    // a load burst hit its measurement — then says nothing about a primitive, whose terms come from the contrasts
+    // between the candidates of one layer, the very thing a per-layer ranking depends on. Offsets and levels are
+    // solved by backfitting (alternating the two least-squares steps; the offsets' shrinkage makes it converge).
+    std::vector<double> e(n), u;
+    std::vector<std::size_t> layer_of(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      e[i] = y[i] - cal_a_ - cal_b_ * raw[i];
+      std::size_t j = 0;
+      while (j < i && !(few[j].desc == few[i].desc && few[j].threads == few[i].threads)) ++j;
+      layer_of[i] = j < i ? layer_of[j] : u.size();
+      if (j == i) u.push_back(0.0);
+    }
+    struct Term {
+      Model* m;
+      std::vector<std::size_t> at;  // its samples
+      double centre = 0, offset = 0, slope = 0;
+      bool sloped = false;
+    };
+    std::vector<Term> terms;
+    for (std::size_t i = 0; i < n; ++i) {
+      if (!model_of[i]) continue;  // an unknown primitive informs the global rescale (and its layer's level) only
+      auto t = std::find_if(terms.begin(), terms.end(), [&](const Term& x) { return x.m == model_of[i]; });
+      if (t == terms.end()) t = terms.insert(terms.end(), Term{model_of[i], {}});
+      t->at.push_back(i);
+    }
+    // Slopes first, on the residuals without layer levels: a slope is a change across layers, which a free level per
+    // layer would absorb (the two are confounded). Ridge on the centred predictions: the penalty is prior_samples
+    // points at one log unit (a factor e).
+    for (Term& t : terms) {
+      std::vector<double> r, d;
+      for (std::size_t i : t.at) r.push_back(raw[i]), d.push_back(e[i]);
+      t.centre = mean(r);
+      const auto [slope, spread] = line_slope(r, d, o.prior_samples);
+      t.sloped = static_cast<int>(r.size()) >= o.min_slope_samples && spread;
+      if (t.sloped) t.slope = std::clamp(slope, 0.5 - cal_b_, 2.0 - cal_b_);
+    }
+    auto term_fit = [&](const Term& t, std::size_t i) { return t.offset + t.slope * (raw[i] - t.centre); };
+    for (int round = 0; round < (o.layer_effects ? 100 : 1); ++round) {
+      for (Term& t : terms) {
+        double sum = 0;
+        for (std::size_t i : t.at) sum += e[i] - u[layer_of[i]] - t.slope * (raw[i] - t.centre);
+        t.offset = sum / (static_cast<double>(t.at.size()) + o.prior_samples);
       }
-      m->slope = slope;
-      m->offset = mean(e) * shrink - slope * centre;  // offset at the primitive's centre, shrunk; stored for r = 0
-      dof += shrink;
+      if (!o.layer_effects) break;
+      std::vector<double> sum(u.size(), 0.0), count(u.size(), 0.0);
+      for (const Term& t : terms)
+        for (std::size_t i : t.at) sum[layer_of[i]] -= term_fit(t, i);
+      for (std::size_t i = 0; i < n; ++i) sum[layer_of[i]] += e[i], count[layer_of[i]] += 1;
+      double change = 0;
+      for (std::size_t l = 0; l < u.size(); ++l) change = std::max(change, std::abs(sum[l] / count[l] - u[l])), u[l] = sum[l] / count[l];
+      if (change < 1e-12) break;
     }
     double rss = 0;
+    for (const Term& t : terms) {
+      t.m->slope = t.slope;
+      t.m->offset = t.offset - t.slope * t.centre;  // stored for r = 0
+      dof += static_cast<double>(t.at.size()) / (static_cast<double>(t.at.size()) + o.prior_samples) + (t.sloped ? 1 : 0);
+    }
+    // The spread left for a new layer: without the layer levels, which are unknown there.
     for (std::size_t i = 0; i < n; ++i) {
       const double fit = cal_a_ + cal_b_ * raw[i] + (model_of[i] ? model_of[i]->offset + model_of[i]->slope * raw[i] : 0.0);
       rss += (y[i] - fit) * (y[i] - fit);
