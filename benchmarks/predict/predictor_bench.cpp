@@ -682,7 +682,8 @@ int main(int argc, char** argv) {
       return 1;
     }
     std::erase_if(*proxy, [&](const Sample& s) {
-      return (!proxy_isa.empty() && isa_of(s.source) != proxy_isa) || (proxy_threads > 0 && s.threads != proxy_threads) ||
+      return (!proxy_isa.empty() && isa_of(s.source) != proxy_isa) ||
+             (proxy_threads > 0 && s.threads != proxy_threads) ||
              std::find(models.begin(), models.end(), model_of(s.source)) == models.end();
     });
     if (proxy->empty()) {

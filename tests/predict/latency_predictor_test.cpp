@@ -102,7 +102,8 @@ TEST_CASE("ridge recovers a power law from synthetic samples") {
 
 TEST_CASE("ridge_knn keeps ridge's accuracy on a power law") {
   const LatencyPredictor p =
-      LatencyPredictor::train(power_law_samples(test_layers(0)), {.kind = PredictorKind::ridge_knn, .lambda = 1e-3}).value();
+      LatencyPredictor::train(power_law_samples(test_layers(0)), {.kind = PredictorKind::ridge_knn, .lambda = 1e-3})
+          .value();
   for (const ConvDesc& d : test_layers(1))
     CHECK(p.predict(d, "direct_nchwc", 1).ms == Approx(power_law_ms(d, "direct_nchwc")).epsilon(0.02));
 }
@@ -218,7 +219,8 @@ TEST_CASE("calibrate() fits a per-primitive slope where a primitive's slowdown g
   std::vector<ConvDesc> sorted = test_layers(2);
   std::sort(sorted.begin(), sorted.end(), [](const ConvDesc& a, const ConvDesc& b) { return a.macs() < b.macs(); });
   std::vector<ConvDesc> cal_layers;
-  for (std::size_t i = 1; i < sorted.size() && cal_layers.size() < 10; i += sorted.size() / 10) cal_layers.push_back(sorted[i]);
+  for (std::size_t i = 1; i < sorted.size() && cal_layers.size() < 10; i += sorted.size() / 10)
+    cal_layers.push_back(sorted[i]);
   const std::vector<Sample> cal = measured_on(cal_layers, 10, target);
   const std::vector<ConvDesc> eval = test_layers(1);
   LatencyPredictor offsets = proxy, slopes = proxy;
@@ -324,7 +326,8 @@ TEST_CASE("version 1 predictor tables (no calibration slope) are still read") {
   EmbeddedPredictor v1 = t.view();
   v1.version = 1;
   const LatencyPredictor q = LatencyPredictor::from_embedded(v1).value();
-  for (const ConvDesc& d : test_layers(1)) CHECK(q.predict(d, "direct_nchwc", 1).ms == p.predict(d, "direct_nchwc", 1).ms);
+  for (const ConvDesc& d : test_layers(1))
+    CHECK(q.predict(d, "direct_nchwc", 1).ms == p.predict(d, "direct_nchwc", 1).ms);
 }
 
 TEST_CASE("serialize/parse and the embedded tables give identical predictions") {

@@ -11,7 +11,7 @@
 //
 //   auto p = predict::LatencyPredictor::train(samples, {}).value();
 //   predict::Prediction t = p.predict(desc, "winograd_f43", 1);    // t.ms, t.log_sigma
-//   p.calibrate(five_samples_from_another_device);                  // rescale to that device
+//   Status s = p.calibrate(ten_layers_from_another_device);        // rescale to that device
 #pragma once
 
 #include <algorithm>
@@ -209,18 +209,21 @@ class LatencyPredictor {
         for (std::size_t i : t.at) sum[layer_of[i]] -= term_fit(t, i);
       for (std::size_t i = 0; i < n; ++i) sum[layer_of[i]] += e[i], count[layer_of[i]] += 1;
       double change = 0;
-      for (std::size_t l = 0; l < u.size(); ++l) change = std::max(change, std::abs(sum[l] / count[l] - u[l])), u[l] = sum[l] / count[l];
+      for (std::size_t l = 0; l < u.size(); ++l)
+        change = std::max(change, std::abs(sum[l] / count[l] - u[l])), u[l] = sum[l] / count[l];
       if (change < 1e-12) break;
     }
     double rss = 0;
     for (const Term& t : terms) {
       t.m->slope = t.slope;
       t.m->offset = t.offset - t.slope * t.centre;  // stored for r = 0
-      dof += static_cast<double>(t.at.size()) / (static_cast<double>(t.at.size()) + o.prior_samples) + (t.sloped ? 1 : 0);
+      dof +=
+          static_cast<double>(t.at.size()) / (static_cast<double>(t.at.size()) + o.prior_samples) + (t.sloped ? 1 : 0);
     }
     // The spread left for a new layer: without the layer levels, which are unknown there.
     for (std::size_t i = 0; i < n; ++i) {
-      const double fit = cal_a_ + cal_b_ * raw[i] + (model_of[i] ? model_of[i]->offset + model_of[i]->slope * raw[i] : 0.0);
+      const double fit =
+          cal_a_ + cal_b_ * raw[i] + (model_of[i] ? model_of[i]->offset + model_of[i]->slope * raw[i] : 0.0);
       rss += (y[i] - fit) * (y[i] - fit);
     }
     cal_sigma_ = static_cast<double>(n) > dof ? std::sqrt(rss / (static_cast<double>(n) - dof)) : 0.0;
@@ -625,8 +628,9 @@ class LatencyPredictor {
             cal_sigma_};
   }
   static std::vector<double> model_numbers(const Model& m) {
-    std::vector<double> v{double(m.count),         m.sigma, m.offset, m.slope, double(m.coef.size()),
-                          double(m.cov.size()), double(m.points.size())};
+    std::vector<double> v{
+        double(m.count),        m.sigma, m.offset, m.slope, double(m.coef.size()), double(m.cov.size()),
+        double(m.points.size())};
     for (const auto* part : {&m.mean, &m.scale, &m.coef, &m.cov, &m.points})
       v.insert(v.end(), part->begin(), part->end());
     return v;
