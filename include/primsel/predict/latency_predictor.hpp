@@ -130,7 +130,8 @@ class LatencyPredictor {
   ///    speed across ISAs (AVX2 direct convolution slows more than GEMM), which only a per-primitive term sees;
   ///    the slope (a primitive whose slowdown grows with the layer's size) only from `o.min_slope_samples` samples
   ///    of p spanning a factor e, and b + slope stays in [0.5, 2]. With `o.layer_effects` (default) each layer
-  ///    measured gets its own level too, so the primitive terms are fitted on contrasts within a layer.
+  ///    measured gets its own level too (profiled out exactly), so the offsets are fitted on contrasts within a
+  ///    layer.
   /// The remaining residual spread joins every prediction's uncertainty. Each call starts again from the trained
   /// model (it does not compound); an empty span removes the calibration. A sample with a non-positive or
   /// non-finite time or threads < 1 is an error, and the calibration is then left as it was.
@@ -161,16 +162,15 @@ class LatencyPredictor {
     // Per-primitive terms on what (a, b) leaves. With layer effects each calibration layer also gets a free level u
     // (a nuisance, unused when predicting): a layer's shared deviation — its shape suits the trained model less, or
     // a load burst hit its measurement — then says nothing about a primitive, whose terms come from the contrasts
-    // between the candidates of one layer, the very thing a per-layer ranking depends on. Offsets and levels are
-    // solved by backfitting (alternating the two least-squares steps; the offsets' shrinkage makes it converge).
-    std::vector<double> e(n), u;
+    // between the candidates of one layer, the very thing a per-layer ranking depends on.
+    std::vector<double> e(n);
+    std::size_t layers = 0;
     std::vector<std::size_t> layer_of(n);
     for (std::size_t i = 0; i < n; ++i) {
       e[i] = y[i] - cal_a_ - cal_b_ * raw[i];
       std::size_t j = 0;
       while (j < i && !(few[j].desc == few[i].desc && few[j].threads == few[i].threads)) ++j;
-      layer_of[i] = j < i ? layer_of[j] : u.size();
-      if (j == i) u.push_back(0.0);
+      layer_of[i] = j < i ? layer_of[j] : layers++;
     }
     struct Term {
       Model* m;
@@ -196,22 +196,51 @@ class LatencyPredictor {
       t.sloped = static_cast<int>(r.size()) >= o.min_slope_samples && spread;
       if (t.sloped) t.slope = std::clamp(slope, 0.5 - cal_b_, 2.0 - cal_b_);
     }
-    auto term_fit = [&](const Term& t, std::size_t i) { return t.offset + t.slope * (raw[i] - t.centre); };
-    for (int round = 0; round < (o.layer_effects ? 100 : 1); ++round) {
-      for (Term& t : terms) {
-        double sum = 0;
-        for (std::size_t i : t.at) sum += e[i] - u[layer_of[i]] - t.slope * (raw[i] - t.centre);
-        t.offset = sum / (static_cast<double>(t.at.size()) + o.prior_samples);
+    // Offsets: ridge least squares on d = residual - slope term, with the layer levels profiled out exactly (each
+    // sample's one-hot primitive vector and d centred on its layer's mean), a system of one row per primitive:
+    //   (prior_samples I + sum_i (x_i - mean_layer x)(x_i - mean_layer x)') offsets = sum_i (x_i - mean_layer x) d_i
+    // Without layer effects nothing is centred and each offset is sum d / (n_p + prior_samples).
+    const std::size_t P = terms.size();
+    std::vector<int> term_of(n, -1);
+    std::vector<double> d(n);
+    for (std::size_t t = 0; t < P; ++t)
+      for (std::size_t i : terms[t].at) term_of[i] = static_cast<int>(t);
+    for (std::size_t i = 0; i < n; ++i)
+      d[i] = e[i] - (term_of[i] >= 0
+                         ? terms[std::size_t(term_of[i])].slope * (raw[i] - terms[std::size_t(term_of[i])].centre)
+                         : 0.0);
+    const std::size_t L = o.layer_effects ? layers : n;  // without layer effects every sample is its own "layer"
+    std::vector<double> xbar(L * P, 0.0), dbar(L, 0.0), size(L, 0.0);
+    auto group = [&](std::size_t i) { return o.layer_effects ? layer_of[i] : i; };
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::size_t l = group(i);
+      size[l] += 1, dbar[l] += d[i];
+      if (term_of[i] >= 0) xbar[l * P + std::size_t(term_of[i])] += 1;
+    }
+    for (std::size_t l = 0; l < L; ++l) {
+      dbar[l] /= size[l];
+      for (std::size_t t = 0; t < P; ++t) xbar[l * P + t] /= size[l];
+    }
+    std::vector<double> A(P * P, 0.0), c(P, 0.0), x(P);
+    for (std::size_t t = 0; t < P; ++t) A[t * P + t] = o.prior_samples;
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::size_t l = group(i);
+      const bool centre = o.layer_effects;
+      for (std::size_t t = 0; t < P; ++t)
+        x[t] = (term_of[i] == static_cast<int>(t) ? 1.0 : 0.0) - (centre ? xbar[l * P + t] : 0.0);
+      const double di = d[i] - (centre ? dbar[l] : 0.0);
+      for (std::size_t t = 0; t < P; ++t) {
+        c[t] += x[t] * di;
+        for (std::size_t q = 0; q < P; ++q) A[t * P + q] += x[t] * x[q];
       }
-      if (!o.layer_effects) break;
-      std::vector<double> sum(u.size(), 0.0), count(u.size(), 0.0);
-      for (const Term& t : terms)
-        for (std::size_t i : t.at) sum[layer_of[i]] -= term_fit(t, i);
-      for (std::size_t i = 0; i < n; ++i) sum[layer_of[i]] += e[i], count[layer_of[i]] += 1;
-      double change = 0;
-      for (std::size_t l = 0; l < u.size(); ++l)
-        change = std::max(change, std::abs(sum[l] / count[l] - u[l])), u[l] = sum[l] / count[l];
-      if (change < 1e-12) break;
+    }
+    if (P > 0) {
+      const std::vector<double> inv = spd_inverse(A, P);
+      for (std::size_t t = 0; t < P; ++t) {
+        double v = 0;
+        for (std::size_t q = 0; q < P; ++q) v += inv[t * P + q] * c[q];
+        terms[t].offset = v;
+      }
     }
     double rss = 0;
     for (const Term& t : terms) {
