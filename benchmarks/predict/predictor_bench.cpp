@@ -21,12 +21,14 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "primsel/core/simd.hpp"
+#include "primsel/predict/calibration_layers.hpp"
 #include "primsel/predict/collect.hpp"
 #include "primsel/predict/latency_predictor.hpp"
 #include "primsel/predict/rank_stats.hpp"
@@ -432,6 +434,40 @@ std::vector<Sample> calibration_layers(const std::vector<MeasuredNet>& nets, con
   return out;
 }
 
+/// How repeatable the measured rankings are here: mean Kendall tau between two measurements of the same layer
+/// (repeated blocks within a model, the same layer in two models), and how many pairs. The ceiling a predictor's
+/// tau against one measurement can approach when the truth itself is this noisy.
+std::pair<double, int> repeat_tau(const std::vector<MeasuredNet>& nets) {
+  std::vector<const ConvLayer*> all;
+  for (const MeasuredNet& net : nets)
+    for (const ConvLayer& l : net.convs)
+      if (l.ms.size() >= 2) all.push_back(&l);
+  double sum = 0;
+  int pairs = 0;
+  for (std::size_t i = 0; i < all.size(); ++i)
+    for (std::size_t j = i + 1; j < all.size(); ++j)
+      if (all[i]->desc == all[j]->desc && all[i]->primitives == all[j]->primitives)
+        sum += kendall_tau(all[i]->ms, all[j]->ms), ++pairs;
+  return {pairs ? sum / pairs : 0.0, pairs};
+}
+
+/// <= n conv layers of the nets other than `held_out` picked by choose_calibration_layers (every primitive
+/// covered, spread over sizes), as samples of all their candidates.
+std::vector<Sample> coverage_layers(const std::vector<MeasuredNet>& nets, const std::string& held_out, std::size_t n) {
+  std::vector<std::pair<const MeasuredNet*, const ConvLayer*>> pool;
+  std::vector<CandidateLayer> layers;
+  for (const MeasuredNet& net : nets)
+    if (net.model != held_out)
+      for (const ConvLayer& l : net.convs) pool.emplace_back(&net, &l), layers.push_back({l.desc, l.primitives});
+  std::vector<Sample> out;
+  for (std::size_t i : choose_calibration_layers(layers, n)) {
+    const auto& [net, l] = pool[i];
+    for (std::size_t c = 0; c < l->ms.size(); ++c)
+      out.push_back({l->desc, l->primitives[c], net->threads, l->ms[c], tag(net->model)});
+  }
+  return out;
+}
+
 /// Task: a predictor trained on another device (`proxy` samples) used on this one, per held-out model: tau per
 /// layer and the whole-network gap of the adaptive rule, without and with calibration on <= `cal_layers` layers
 /// of the other models measured here; "native" is the predictor trained here (other models), for reference.
@@ -441,15 +477,33 @@ void transfer_experiment(const std::vector<MeasuredNet>& nets, const std::vector
               "models measured here.\n\n",
               proxy_name.c_str(), this_isa.c_str(), nets.empty() ? 0 : nets.front().threads, proxy.size(),
               cal_layers);
+  const auto [repeat, repeat_pairs] = repeat_tau(nets);
+  std::printf("Repeatability here: tau between two measurements of the same layer %.3f (%d pairs)\n\n", repeat,
+              repeat_pairs);
+  // Calibration "offsets": the global rescale plus per-primitive offsets only (calibrate() before per-primitive
+  // slopes and layer effects); "slopes": + per-primitive slopes; "default": + per-layer levels.
+  // Calibration layers "by MACs": calibration_layers(); "coverage": coverage_layers().
+  constexpr int never = std::numeric_limits<int>::max();
+  constexpr CalibrationOptions offsets{.min_slope_samples = never, .layer_effects = false};
+  constexpr CalibrationOptions slopes{.layer_effects = false}, offsets_layers{.min_slope_samples = never};
   struct Variant {
     std::string name;
-    bool proxy_has_model, calibrated, native;
+    bool proxy_has_model, calibrated;
+    CalibrationOptions cal;
+    bool coverage = false, native = false;
   };
-  const std::vector<Variant> variants{{"proxy, all models, uncalibrated", true, false, false},
-                                      {"proxy, all models, calibrated", true, true, false},
-                                      {"proxy, other models, uncalibrated", false, false, false},
-                                      {"proxy, other models, calibrated", false, true, false},
-                                      {"native (other models measured here)", false, false, true}};
+  const std::vector<Variant> variants{
+      {"proxy, all models, uncalibrated", true, false, {}},
+      {"proxy, all models, offsets, layers by MACs", true, true, offsets},
+      {"proxy, all models, slopes, layers by MACs", true, true, slopes},
+      {"proxy, all models, offsets + layer effects, layers by MACs", true, true, offsets_layers},
+      {"proxy, all models, default, layers by MACs", true, true, {}},
+      {"proxy, all models, offsets, coverage layers", true, true, offsets, true},
+      {"proxy, all models, default, coverage layers", true, true, {}, true},
+      {"proxy, other models, uncalibrated", false, false, {}},
+      {"proxy, other models, offsets, layers by MACs", false, true, offsets},
+      {"proxy, other models, default, layers by MACs", false, true, {}},
+      {"native (other models measured here)", false, false, {}, false, true}};
   std::printf("| held out | predictor | layers | tau | adaptive: conv pairs | gap filled | gap measured only | gap on "
               "demand (conv pairs) | top-2: gap measured only | calibration layers (samples) |\n"
               "|---|---|---|---|---|---|---|---|---|---|\n");
@@ -462,10 +516,12 @@ void transfer_experiment(const std::vector<MeasuredNet>& nets, const std::vector
   std::map<std::string, Pool> pooled;
   for (const MeasuredNet& net : nets) {
     const double optimum = Exact<>::search(net.problem, {}).cost;
-    const std::vector<Sample> cal = calibration_layers(nets, net.model, cal_layers);
-    std::size_t cal_count = 0;  // layers: their candidates are consecutive
-    for (std::size_t i = 0; i < cal.size(); ++i) cal_count += i == 0 || !(cal[i].desc == cal[i - 1].desc) ? 1 : 0;
+    const std::vector<Sample> by_macs = calibration_layers(nets, net.model, cal_layers);
+    const std::vector<Sample> covering = coverage_layers(nets, net.model, cal_layers);
     for (const Variant& v : variants) {
+      const std::vector<Sample>& cal = v.coverage ? covering : by_macs;
+      std::size_t cal_count = 0;  // layers: their candidates are consecutive
+      for (std::size_t i = 0; i < cal.size(); ++i) cal_count += i == 0 || !(cal[i].desc == cal[i - 1].desc) ? 1 : 0;
       std::vector<Sample> train;
       if (v.native) {
         for (const MeasuredNet& o : nets)
@@ -480,7 +536,12 @@ void transfer_experiment(const std::vector<MeasuredNet>& nets, const std::vector
         std::fprintf(stderr, "%s held out, %s: %s\n", net.model.c_str(), v.name.c_str(), p.error().what());
         continue;
       }
-      if (v.calibrated) p->calibrate(cal);
+      if (v.calibrated) {
+        if (Status s = p->calibrate(cal, v.cal); !s) {
+          std::fprintf(stderr, "%s held out, %s: %s\n", net.model.c_str(), v.name.c_str(), s.error().what());
+          continue;
+        }
+      }
       const auto [pred, predict_ms] =
           predict_net(net, [&](const ConvDesc& d, std::string_view prim, int t) { return p->predict(d, prim, t); });
       const auto [tau, layers] = layer_tau(net, pred);
@@ -621,7 +682,8 @@ int main(int argc, char** argv) {
       return 1;
     }
     std::erase_if(*proxy, [&](const Sample& s) {
-      return (!proxy_isa.empty() && isa_of(s.source) != proxy_isa) || (proxy_threads > 0 && s.threads != proxy_threads) ||
+      return (!proxy_isa.empty() && isa_of(s.source) != proxy_isa) ||
+             (proxy_threads > 0 && s.threads != proxy_threads) ||
              std::find(models.begin(), models.end(), model_of(s.source)) == models.end();
     });
     if (proxy->empty()) {

@@ -11,7 +11,7 @@
 //
 //   auto p = predict::LatencyPredictor::train(samples, {}).value();
 //   predict::Prediction t = p.predict(desc, "winograd_f43", 1);    // t.ms, t.log_sigma
-//   p.calibrate(five_samples_from_another_device);                  // rescale to that device
+//   Status s = p.calibrate(ten_layers_from_another_device);        // rescale to that device
 #pragma once
 
 #include <algorithm>
@@ -58,6 +58,13 @@ struct PredictorOptions {
   double min_sigma = 0.03;  ///< floor of any log-scale uncertainty: timing noise on a shared machine is ~3%
 };
 
+/// calibrate()'s priors. Defaults: set a priori (not tuned on the transfer experiment's evaluation layers).
+struct CalibrationOptions {
+  double prior_samples = 2;   ///< a primitive's offset and slope are shrunk as if this many more samples said 0
+  int min_slope_samples = 5;  ///< a primitive's own slope needs this many of its samples (else the global one)
+  bool layer_effects = true;  ///< per-primitive terms from contrasts within each calibration layer (see calibrate)
+};
+
 struct Prediction {
   double ms = 0;
   double log_sigma = 0;          ///< standard deviation of log(ms): ms * exp(+-log_sigma) is a ~68% band
@@ -77,7 +84,7 @@ struct EmbeddedPredictor {
 
 class LatencyPredictor {
  public:
-  static constexpr int format_version = 1;
+  static constexpr int format_version = 2;  ///< 2: per-primitive calibration slope; 1 is still read
 
   /// Trains one model per primitive seen in `samples` plus a generic one (all samples) for unseen primitives.
   static Expected<LatencyPredictor> train(std::span<const Sample> samples, PredictorOptions o = {}) {
@@ -107,50 +114,149 @@ class LatencyPredictor {
     // An unseen primitive: the generic model's spread mixes every primitive's level; add the worst known
     // primitive's spread on top, so it is never more confident than a primitive it has data for.
     if (!m) sigma = std::hypot(sigma, max_known_sigma_);
-    const double log_ms = cal_a_ + cal_b_ * (t + f[f_log_proxy]) + (m ? m->offset : 0.0);
+    const double raw = t + f[f_log_proxy];
+    const double log_ms = cal_a_ + cal_b_ * raw + (m ? m->offset + m->slope * raw : 0.0);
     return {std::exp(log_ms), std::sqrt(sigma * sigma + cal_sigma_ * cal_sigma_), m != nullptr};
   }
 
-  /// Transfers the predictor to another device from a handful of samples measured there (<= 10 is the intent).
-  /// Rankings across CPUs are largely preserved, so only a rescaling is fitted on log(ms):
-  ///   log ms_new = a + b * log ms_predicted + offset[primitive]
-  /// With fewer than 3 samples or predictions spanning less than a factor e, b = 1 and a is the mean residual (a
-  /// constant slowdown); otherwise (a, b) is a least-squares line, b clamped to [0.5, 2]. Then each primitive with
-  /// samples gets an offset: its mean remaining residual shrunk toward 0 as if two more samples had residual 0, so
-  /// one odd sample cannot move a primitive far. The remaining residual spread joins the uncertainty. Each call
-  /// starts again from the trained model (it does not compound); an empty span removes the calibration.
-  void calibrate(std::span<const Sample> few) {
+  /// Transfers the predictor to another device from a handful of samples measured there (<= 10 layers is the
+  /// intent). Rankings across CPUs are largely preserved, so only a rescaling of the log time is fitted:
+  ///   log ms_new = a + b * r + offset[p] + slope[p] * (r - centre[p]),  r = log ms predicted by the trained model
+  /// 1. (a, b), all samples: with fewer than 3 samples or predictions spanning less than a factor e, b = 1 and a is
+  ///    the mean residual (a constant slowdown); otherwise a least-squares line, b clamped to [0.5, 2].
+  /// 2. Per primitive p, on what (a, b) leaves: an offset and a slope, each a ridge estimate shrunk toward the
+  ///    global rescale (0) as if `o.prior_samples` more samples agreed with it — one odd sample cannot move a
+  ///    primitive far, and with no samples a primitive keeps the global rescale. Kernels change their relative
+  ///    speed across ISAs (AVX2 direct convolution slows more than GEMM), which only a per-primitive term sees;
+  ///    the slope (a primitive whose slowdown grows with the layer's size) only from `o.min_slope_samples` samples
+  ///    of p spanning a factor e, and b + slope stays in [0.5, 2]. With `o.layer_effects` (default) each layer
+  ///    measured gets its own level too (profiled out exactly), so the offsets are fitted on contrasts within a
+  ///    layer.
+  /// The remaining residual spread joins every prediction's uncertainty. Each call starts again from the trained
+  /// model (it does not compound); an empty span removes the calibration. A sample with a non-positive or
+  /// non-finite time or threads < 1 is an error, and the calibration is then left as it was.
+  Status calibrate(std::span<const Sample> few, CalibrationOptions o = {}) {
+    PRIMSEL_CHECK(o.prior_samples > 0 && std::isfinite(o.prior_samples) && o.min_slope_samples >= 2,
+                  ErrorCode::invalid_argument,
+                  "latency predictor calibration: prior_samples must be positive and min_slope_samples >= 2");
+    for (const Sample& s : few)
+      PRIMSEL_CHECK(s.ms > 0 && std::isfinite(s.ms) && s.threads >= 1, ErrorCode::invalid_argument,
+                    "latency predictor calibration: sample " + s.primitive + " on " + to_string(s.desc) +
+                        " needs a positive, finite time and thread count");
     cal_a_ = 0, cal_b_ = 1, cal_sigma_ = 0;
-    for (Model& m : models_) m.offset = 0;
-    std::vector<double> raw, y;
-    std::vector<Model*> model_of;
-    for (const Sample& s : few) {
-      if (!(s.ms > 0) || !std::isfinite(s.ms)) continue;
-      raw.push_back(std::log(predict(s.desc, s.primitive, s.threads).ms));
-      y.push_back(std::log(s.ms));
-      auto it = std::find_if(models_.begin(), models_.end(), [&](const Model& m) { return m.name == s.primitive; });
-      model_of.push_back(it == models_.end() ? nullptr : &*it);
-    }
-    const std::size_t n = raw.size();
-    if (n == 0) return;
-    const double mean_raw = mean(raw), mean_y = mean(y);
-    double sxx = 0, sxy = 0;
-    for (std::size_t i = 0; i < n; ++i)
-      sxx += (raw[i] - mean_raw) * (raw[i] - mean_raw), sxy += (raw[i] - mean_raw) * (y[i] - mean_y);
-    const bool slope = n >= 3 && sxx / static_cast<double>(n) >= 0.25;  // spread of at least ~e in time
-    cal_b_ = slope ? std::clamp(sxy / sxx, 0.5, 2.0) : 1.0;
-    cal_a_ = mean_y - cal_b_ * mean_raw;
-    std::map<Model*, std::pair<double, int>> sums;
-    for (std::size_t i = 0; i < n; ++i)
-      if (model_of[i]) sums[model_of[i]].first += y[i] - cal_a_ - cal_b_ * raw[i], sums[model_of[i]].second += 1;
-    for (auto& [m, s] : sums) m->offset = s.first / (s.second + 2);
-    double rss = 0;
+    for (Model& m : models_) m.offset = 0, m.slope = 0;
+    const std::size_t n = few.size();
+    if (n == 0) return {};
+    std::vector<double> raw(n), y(n);
+    std::vector<Model*> model_of(n);
     for (std::size_t i = 0; i < n; ++i) {
-      const double e = y[i] - cal_a_ - cal_b_ * raw[i] - (model_of[i] ? model_of[i]->offset : 0.0);
-      rss += e * e;
+      raw[i] = std::log(predict(few[i].desc, few[i].primitive, few[i].threads).ms);
+      y[i] = std::log(few[i].ms);
+      const Model* m = find(few[i].primitive);
+      model_of[i] = m ? &models_[static_cast<std::size_t>(m - models_.data())] : nullptr;
     }
-    const double dof = slope ? 2.0 : 1.0;
-    cal_sigma_ = n > dof ? std::sqrt(rss / (static_cast<double>(n) - dof)) : 0.0;
+    const auto [b, global_slope] = line_slope(raw, y, 0.0);
+    cal_b_ = global_slope ? std::clamp(b, 0.5, 2.0) : 1.0;
+    cal_a_ = mean(y) - cal_b_ * mean(raw);
+    double dof = global_slope ? 2.0 : 1.0;  // parameters fitted, for the residual spread
+    // Per-primitive terms on what (a, b) leaves. With layer effects each calibration layer also gets a free level u
+    // (a nuisance, unused when predicting): a layer's shared deviation — its shape suits the trained model less, or
+    // a load burst hit its measurement — then says nothing about a primitive, whose terms come from the contrasts
+    // between the candidates of one layer, the very thing a per-layer ranking depends on.
+    std::vector<double> e(n);
+    std::size_t layers = 0;
+    std::vector<std::size_t> layer_of(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      e[i] = y[i] - cal_a_ - cal_b_ * raw[i];
+      std::size_t j = 0;
+      while (j < i && !(few[j].desc == few[i].desc && few[j].threads == few[i].threads)) ++j;
+      layer_of[i] = j < i ? layer_of[j] : layers++;
+    }
+    struct Term {
+      Model* m;
+      std::vector<std::size_t> at;  // its samples
+      double centre = 0, offset = 0, slope = 0;
+      bool sloped = false;
+    };
+    std::vector<Term> terms;
+    for (std::size_t i = 0; i < n; ++i) {
+      if (!model_of[i]) continue;  // an unknown primitive informs the global rescale (and its layer's level) only
+      auto t = std::find_if(terms.begin(), terms.end(), [&](const Term& x) { return x.m == model_of[i]; });
+      if (t == terms.end()) t = terms.insert(terms.end(), Term{model_of[i], {}});
+      t->at.push_back(i);
+    }
+    // Slopes first, on the residuals without layer levels: a slope is a change across layers, which a free level per
+    // layer would absorb (the two are confounded). Ridge on the centred predictions: the penalty is prior_samples
+    // points at one log unit (a factor e).
+    for (Term& t : terms) {
+      std::vector<double> r, d;
+      for (std::size_t i : t.at) r.push_back(raw[i]), d.push_back(e[i]);
+      t.centre = mean(r);
+      const auto [slope, spread] = line_slope(r, d, o.prior_samples);
+      t.sloped = static_cast<int>(r.size()) >= o.min_slope_samples && spread;
+      if (t.sloped) t.slope = std::clamp(slope, 0.5 - cal_b_, 2.0 - cal_b_);
+    }
+    // Offsets: ridge least squares on d = residual - slope term, with the layer levels profiled out exactly (each
+    // sample's one-hot primitive vector and d centred on its layer's mean), a system of one row per primitive:
+    //   (prior_samples I + sum_i (x_i - mean_layer x)(x_i - mean_layer x)') offsets = sum_i (x_i - mean_layer x) d_i
+    // Without layer effects nothing is centred and each offset is sum d / (n_p + prior_samples).
+    const std::size_t P = terms.size();
+    std::vector<int> term_of(n, -1);
+    std::vector<double> d(n);
+    for (std::size_t t = 0; t < P; ++t)
+      for (std::size_t i : terms[t].at) term_of[i] = static_cast<int>(t);
+    for (std::size_t i = 0; i < n; ++i)
+      d[i] = e[i] - (term_of[i] >= 0
+                         ? terms[std::size_t(term_of[i])].slope * (raw[i] - terms[std::size_t(term_of[i])].centre)
+                         : 0.0);
+    const std::size_t L = o.layer_effects ? layers : n;  // without layer effects every sample is its own "layer"
+    std::vector<double> xbar(L * P, 0.0), dbar(L, 0.0), size(L, 0.0);
+    auto group = [&](std::size_t i) { return o.layer_effects ? layer_of[i] : i; };
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::size_t l = group(i);
+      size[l] += 1, dbar[l] += d[i];
+      if (term_of[i] >= 0) xbar[l * P + std::size_t(term_of[i])] += 1;
+    }
+    for (std::size_t l = 0; l < L; ++l) {
+      dbar[l] /= size[l];
+      for (std::size_t t = 0; t < P; ++t) xbar[l * P + t] /= size[l];
+    }
+    std::vector<double> A(P * P, 0.0), c(P, 0.0), x(P);
+    for (std::size_t t = 0; t < P; ++t) A[t * P + t] = o.prior_samples;
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::size_t l = group(i);
+      const bool centre = o.layer_effects;
+      for (std::size_t t = 0; t < P; ++t)
+        x[t] = (term_of[i] == static_cast<int>(t) ? 1.0 : 0.0) - (centre ? xbar[l * P + t] : 0.0);
+      const double di = d[i] - (centre ? dbar[l] : 0.0);
+      for (std::size_t t = 0; t < P; ++t) {
+        c[t] += x[t] * di;
+        for (std::size_t q = 0; q < P; ++q) A[t * P + q] += x[t] * x[q];
+      }
+    }
+    if (P > 0) {
+      const std::vector<double> inv = spd_inverse(A, P);
+      for (std::size_t t = 0; t < P; ++t) {
+        double v = 0;
+        for (std::size_t q = 0; q < P; ++q) v += inv[t * P + q] * c[q];
+        terms[t].offset = v;
+      }
+    }
+    double rss = 0;
+    for (const Term& t : terms) {
+      t.m->slope = t.slope;
+      t.m->offset = t.offset - t.slope * t.centre;  // stored for r = 0
+      dof +=
+          static_cast<double>(t.at.size()) / (static_cast<double>(t.at.size()) + o.prior_samples) + (t.sloped ? 1 : 0);
+    }
+    // The spread left for a new layer: without the layer levels, which are unknown there.
+    for (std::size_t i = 0; i < n; ++i) {
+      const double fit =
+          cal_a_ + cal_b_ * raw[i] + (model_of[i] ? model_of[i]->offset + model_of[i]->slope * raw[i] : 0.0);
+      rss += (y[i] - fit) * (y[i] - fit);
+    }
+    cal_sigma_ = static_cast<double>(n) > dof ? std::sqrt(rss / (static_cast<double>(n) - dof)) : 0.0;
+    return {};
   }
 
   PredictorKind kind() const noexcept { return opt_.kind; }
@@ -163,7 +269,7 @@ class LatencyPredictor {
   }
 
   /// A text file: a version line, a comment, the header numbers, one line per model, an FNV-1a checksum.
-  ///   primsel-latency-predictor 1
+  ///   primsel-latency-predictor 2
   ///   # ridge, 21 features: log_macs log_in_bytes ...
   ///   header <n> <numbers>
   ///   model <primitive> <n> <numbers>        (the generic model is named "*")
@@ -189,8 +295,9 @@ class LatencyPredictor {
     const std::size_t eol = text.find('\n');
     if (eol == std::string_view::npos) return bad("truncated after the first line");
     const std::string_view version = text.substr(magic.size(), eol - magic.size());
-    if (version != std::to_string(format_version))
-      return bad("version " + std::string(version) + ", this build reads version " + std::to_string(format_version));
+    if (version != "1" && version != std::to_string(format_version))
+      return bad("version " + std::string(version) + ", this build reads versions 1 to " +
+                 std::to_string(format_version));
     const std::size_t check = text.rfind("checksum ");
     if (check == std::string_view::npos || (check > 0 && text[check - 1] != '\n'))
       return bad("no checksum line: the file is truncated");
@@ -229,7 +336,7 @@ class LatencyPredictor {
     }
     std::vector<EmbeddedModel> views;
     for (const auto& [name, v] : models) views.push_back({name, v});
-    return decode(format_version, header, views);
+    return decode(version == "1" ? 1 : format_version, header, views);
   }
 
   /// Rebuilds a predictor from constexpr tables written by to_cpp_header(), checking them as parse() does.
@@ -271,13 +378,22 @@ class LatencyPredictor {
     std::string name;
     int count = 0;
     double sigma = 0;                 // residual spread (log scale)
-    double offset = 0;                // calibrate()'s per-primitive offset
+    double offset = 0, slope = 0;     // calibrate()'s per-primitive terms: + offset + slope * log ms predicted
     std::vector<double> mean, scale;  // feature standardisation, F each
     std::vector<double> coef;         // ridge: intercept + F (ridge_knn: + typical distance); knn: {typical distance}
     std::vector<double> cov;          // ridge: (Z'Z + lambda I)^-1, upper triangle of (F+1)^2
     std::vector<double> points;       // knn: distinct layers x (F standardised features + target (ridge_knn: residual))
   };
 
+  /// Least-squares slope of y on x, centred, with `ridge` added to sum (x - mean)^2; and whether x spans enough
+  /// for a slope at all (>= 3 points, spread of at least ~a factor e in time).
+  static std::pair<double, bool> line_slope(const std::vector<double>& x, const std::vector<double>& y, double ridge) {
+    const double mx = mean(x), my = mean(y);
+    double sxx = 0, sxy = 0;
+    for (std::size_t i = 0; i < x.size(); ++i) sxx += (x[i] - mx) * (x[i] - mx), sxy += (x[i] - mx) * (y[i] - my);
+    const bool spread = x.size() >= 3 && sxx / static_cast<double>(x.size()) >= 0.25;
+    return {spread ? sxy / (sxx + ridge) : 0.0, spread};
+  }
   static double mean(const std::vector<double>& v) {
     double s = 0;
     for (double x : v) s += x;
@@ -529,7 +645,7 @@ class LatencyPredictor {
 
   // ---- flat numeric form, shared by serialize(), parse() and the embedded tables ----
   // header: kind, features, lambda, k, min_sigma, cal_a, cal_b, cal_sigma
-  // model:  count, sigma, offset, |coef|, |cov|, |points|, mean (F), scale (F), coef, cov, points
+  // model:  count, sigma, offset, slope (version >= 2), |coef|, |cov|, |points|, mean (F), scale (F), coef, cov, points
   std::vector<double> header_numbers() const {
     return {double(static_cast<int>(opt_.kind)),
             double(F),
@@ -541,8 +657,9 @@ class LatencyPredictor {
             cal_sigma_};
   }
   static std::vector<double> model_numbers(const Model& m) {
-    std::vector<double> v{double(m.count),        m.sigma, m.offset, double(m.coef.size()), double(m.cov.size()),
-                          double(m.points.size())};
+    std::vector<double> v{
+        double(m.count),        m.sigma, m.offset, m.slope, double(m.coef.size()), double(m.cov.size()),
+        double(m.points.size())};
     for (const auto* part : {&m.mean, &m.scale, &m.coef, &m.cov, &m.points})
       v.insert(v.end(), part->begin(), part->end());
     return v;
@@ -560,8 +677,10 @@ class LatencyPredictor {
 
   static Expected<LatencyPredictor> decode(int version, std::span<const double> h, std::span<const EmbeddedModel> ms) {
     auto bad = [](const std::string& why) { return Error(ErrorCode::invalid_argument, "latency predictor: " + why); };
-    if (version != format_version)
-      return bad("version " + std::to_string(version) + ", this build reads version " + std::to_string(format_version));
+    if (version != 1 && version != format_version)
+      return bad("version " + std::to_string(version) + ", this build reads versions 1 to " +
+                 std::to_string(format_version));
+    const std::size_t x = version >= 2 ? 1 : 0, head = 6 + x;  // version 1 has no calibration slope
     if (h.size() != 8) return bad("header has " + std::to_string(h.size()) + " numbers, expected 8");
     if (h[0] != 0 && h[0] != 1 && h[0] != 2) return bad("unknown predictor kind " + number(h[0]));
     if (h[1] != double(F))
@@ -575,13 +694,13 @@ class LatencyPredictor {
     for (const EmbeddedModel& e : ms) {
       const std::string where = "model '" + std::string(e.name) + "': ";
       const std::span<const double> v = e.numbers;
-      if (v.size() < 6) return bad(where + "truncated");
+      if (v.size() < head) return bad(where + "truncated");
       Model m;
       m.name = std::string(e.name);
-      const double count = v[0], ncoef = v[3], ncov = v[4], npoints = v[5];
+      const double count = v[0], ncoef = v[3 + x], ncov = v[4 + x], npoints = v[5 + x];
       for (double c : {count, ncoef, ncov, npoints})
         if (!(c >= 0 && c <= 1e8 && c == std::floor(c))) return bad(where + "sizes are not counts");
-      m.count = int(count), m.sigma = v[1], m.offset = v[2];
+      m.count = int(count), m.sigma = v[1], m.offset = v[2], m.slope = x ? v[3] : 0.0;
       const PredictorKind kind = p.opt_.kind;
       const bool linear = kind != PredictorKind::knn, local = kind != PredictorKind::ridge;
       const double want_coef = kind == PredictorKind::ridge ? F + 1 : kind == PredictorKind::knn ? 1 : F + 2;
@@ -593,11 +712,13 @@ class LatencyPredictor {
       if (m.count < 1 || ncoef != want_coef || ncov != want_cov || !points_ok)
         return bad(where + "sizes disagree with a " + std::string(to_string(kind)) + " model of " + std::to_string(F) +
                    " features");
-      if (v.size() != 6 + 2 * F + std::size_t(ncoef + ncov + npoints))
+      if (v.size() != head + 2 * F + std::size_t(ncoef + ncov + npoints))
         return bad(where + "has " + std::to_string(v.size()) + " numbers, its sizes say " +
-                   std::to_string(6 + 2 * F + std::size_t(ncoef + ncov + npoints)));
+                   std::to_string(head + 2 * F + std::size_t(ncoef + ncov + npoints)));
       if (!(m.sigma > 0)) return bad(where + "uncertainty must be positive");
-      auto take = [&, at = std::size_t{6}](std::vector<double>& out, std::size_t k) mutable {
+      // calibrate() keeps b + slope within [0.5, 2] and b within [0.5, 2]
+      if (!std::isfinite(m.offset) || !(std::abs(m.slope) <= 1.5)) return bad(where + "calibration out of range");
+      auto take = [&, at = head](std::vector<double>& out, std::size_t k) mutable {
         out.assign(v.begin() + static_cast<std::ptrdiff_t>(at), v.begin() + static_cast<std::ptrdiff_t>(at + k));
         at += k;
       };
