@@ -496,8 +496,11 @@ TEST_CASE("a truncated, edited or foreign predictor file is an error saying whic
   edited[edited.find_first_of("123456789", edited.find("\nmodel "))] ^= 1;
   CHECK_THAT(load_error(edited), Contains("checksum mismatch"));
   std::string v9 = good;
-  v9.replace(v9.find(" 1\n"), 3, " 9\n");
-  CHECK_THAT(load_error(v9), Contains("version 9, this build reads version 1"));
+  const std::string version = std::to_string(predict::LatencyPredictor::format_version);
+  const std::string version_line = "primsel-latency-predictor " + version + "\n";
+  REQUIRE(v9.starts_with(version_line));
+  v9.replace(0, version_line.size(), "primsel-latency-predictor 9\n");
+  CHECK_THAT(load_error(v9), Contains("version 9, this build reads versions 1 to " + version));
   // Edited and re-signed, so the numbers themselves must be checked.
   std::string nan_body = body;
   const std::size_t number = nan_body.rfind(' ', nan_body.find('\n', nan_body.find("\nmodel ") + 1)) + 1;
