@@ -146,8 +146,8 @@ struct Winograd {
   /// Tiles transformed and multiplied together. Every block streams all alpha^2 transformed filters U through its
   /// GEMMs, so the choice is between blocks whose V and M stay near the L2 cache (about 1 MiB; right when U is
   /// small and stays cached too) and one block per thread, up to 8 MiB of V and M, that streams a large U (9.4 MB
-  /// for F(4,3) at 256 channels) once per thread (or once in all: shares_one_block). Estimated traffic: blocks x |U|, plus V and M written and read
-  /// once when they outgrow L2, weighted 1/4 (sequential streams, cheap next to U read inside the GEMM kernel).
+  /// for F(4,3) at 256 channels) once per thread (or once in all: shares_one_block). Estimated traffic: blocks x
+  /// |U|, plus V and M written and read once when they outgrow L2, weighted 1/4 (sequential streams, cheap next to U read inside the GEMM kernel).
   /// Measured (Xeon, 1 thread, F(4,3)): 512 ch @ 28x28 34 -> 18 ms, 128 ch @ 112x112 18.5 -> 15.5 ms; 64 ch
   /// layers keep the cached blocks (larger ones measured slower at 224x224).
   static constexpr std::int64_t cache_budget = 1 << 20;
@@ -240,9 +240,9 @@ struct Winograd {
   static void run(const Plan& p, ConstTensorView in, TensorView out, const Context& ctx) noexcept {
     const ConvDesc& d = p.desc;
     const int threads = ctx.threads();
+    if (ctx.pool && shares_one_block(d, threads)) return run_shared(p, in, out, ctx);
     const std::int64_t tb = tiles_per_block(d, threads), total = total_tiles(d);
     const std::int64_t block_count = (total + tb - 1) / tb;
-    if (ctx.pool && shares_one_block(d, threads)) return run_shared(p, in, out, ctx);
     auto work = [&](std::int64_t b0, std::int64_t b1, int t) {
       float* scratch = reinterpret_cast<float*>(ctx.workspace.data()) + thread_floats(d, tb) * t;
       for (std::int64_t b = b0; b < b1; ++b) tile_block(p, in, out, b * tb, std::min(total, (b + 1) * tb), tb, scratch);
@@ -274,10 +274,7 @@ struct Winograd {
     });
     ctx.pool->parallel_for(alpha2, [&](std::int64_t x0, std::int64_t x1, int thread) {
       float* a_packed = packed + packed_floats(d, total) * thread;
-      for (std::int64_t xi = x0; xi < x1; ++xi) {
-        gemm::pack_a({v + xi * total * icp, icp}, total, d.ic, a_packed);
-        gemm::sgemm_prepacked(a_packed, total, p.u[static_cast<std::size_t>(xi)], m + xi * total * ocp, ocp, {});
-      }
+      for (std::int64_t xi = x0; xi < x1; ++xi) multiply(p, xi, v, m, total, total, a_packed);
     });
     ctx.pool->parallel_for(total, [&](std::int64_t t0, std::int64_t t1, int) {
       for (std::int64_t t = t0; t < t1; ++t)
@@ -294,12 +291,17 @@ struct Winograd {
     float* m = v + v_floats(d, tb);
     float* a_packed = m + m_floats(d, tb);
     for (std::int64_t t = t0; t < t1; ++t) transform_input(d, in.data<float>(), position(d, t), v + (t - t0) * icp, tb * icp);
-    for (int xi = 0; xi < alpha2; ++xi) {
-      gemm::pack_a({v + xi * tb * icp, icp}, count, d.ic, a_packed);
-      gemm::sgemm_prepacked(a_packed, count, p.u[static_cast<std::size_t>(xi)], m + xi * tb * ocp, ocp, {});
-    }
+    for (std::int64_t xi = 0; xi < alpha2; ++xi) multiply(p, xi, v, m, count, tb, a_packed);
     for (std::int64_t t = t0; t < t1; ++t)
       transform_output(d, m + (t - t0) * ocp, tb * ocp, p.bias.template data<float>(), position(d, t), out.data<float>());
+  }
+
+  /// M[xi] (count x OCp) = V[xi] (count x IC) * U[xi], with V and M planes of `rows` rows each (the block size).
+  static void multiply(const Plan& p, std::int64_t xi, const float* v, float* m, std::int64_t count, std::int64_t rows,
+                       float* a_packed) noexcept {
+    const std::int64_t icp = padded(p.desc.ic), ocp = padded(p.desc.oc);
+    gemm::pack_a({v + xi * rows * icp, icp}, count, p.desc.ic, a_packed);
+    gemm::sgemm_prepacked(a_packed, count, p.u[static_cast<std::size_t>(xi)], m + xi * rows * ocp, ocp, {});
   }
 
   /// V[xi][ic] for one tile, every channel block: xi-th plane at v + xi * v_stride.
