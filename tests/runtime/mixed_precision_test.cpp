@@ -2,10 +2,14 @@
 // memory budgets under every searcher, and the digits models' int8 accuracy on their held-out split.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <limits>
 #include <string>
+
+#include <unistd.h>
 
 #include "primsel/graph/builder.hpp"
 #include "primsel/io/onnx.hpp"
@@ -191,6 +195,70 @@ TEST_CASE("the accuracy budget keeps the most sensitive layers in f32") {
       CHECK(r.output_error <= budget);
     }
   }
+}
+
+TEST_CASE("a mixed-precision tuning cache carries the calibration: a second start-up needs no samples") {
+  if (!int8_gemm_available()) return;
+  const Graph g = small_net();
+  const std::string path = std::filesystem::temp_directory_path() /
+                           ("primsel_test_" + std::to_string(::getpid()) + "_mixed.cache");
+  std::remove(path.c_str());
+  const BindOptions with_cache{.measure = quick, .cache_path = path, .precision = Precision::mixed,
+                               .accuracy_budget = 1.0};
+  auto first = calibrated<PreferInt8>(g);
+  REQUIRE(first.bind(with_cache).ok());
+  REQUIRE(first.report().int8_layers > 0);
+  CHECK_FALSE(first.report().calibration_from_cache);
+  const Tensor x = zoo::random_input(g.value(g.inputs()[0]).shape, 77);
+  const auto y_first = first.run(x);
+  REQUIRE(y_first.ok());
+
+  // A new process: same graph, no calibrate(). The calibration, measurements and binding come from the cache,
+  // and the network computes the same outputs bit for bit (same int8 layers, same quantisation).
+  auto second = Network<PreferInt8>::create(g).value();
+  REQUIRE(second.bind(with_cache).ok());
+  const BindReport& r = second.report();
+  CHECK(r.calibration_from_cache);
+  CHECK(r.measured_from_cache);
+  CHECK(r.searched_from_cache);
+  CHECK(r.output_error < 0);  // no samples to measure it on
+  CHECK(r.int8_layers == first.report().int8_layers);
+  CHECK(r.search.binding == first.report().search.binding);
+  for (std::size_t v = 0; v < g.values().size(); ++v) CHECK(second.calibration().of(static_cast<ValueId>(v)) == first.calibration().of(static_cast<ValueId>(v)));
+  const auto y_second = second.run(x);
+  REQUIRE(y_second.ok());
+  REQUIRE(y_second->size() == y_first->size());
+  for (std::size_t k = 0; k < y_first->size(); ++k) {
+    const auto a = (*y_first)[k].floats(), b = (*y_second)[k].floats();
+    CHECK(std::equal(a.begin(), a.end(), b.begin(), b.end()));
+  }
+
+  // A search the cache has no binding for cannot check an accuracy budget without samples: a clear error ...
+  auto third = Network<Greedy>::create(g).value();
+  const Status unchecked_search = third.bind(with_cache);
+  REQUIRE_FALSE(unchecked_search.ok());
+  CHECK_THAT(unchecked_search.error().what(), Contains("calibration samples") && Contains("greedy") &&
+                                                  Contains("call calibrate() first"));
+  // ... unless the budget is switched off, or samples are given.
+  BindOptions unbudgeted = with_cache;
+  unbudgeted.accuracy_budget = unchecked;
+  REQUIRE(third.bind(unbudgeted).ok());
+  CHECK(third.report().calibration_from_cache);
+  REQUIRE(third.calibrate(samples(g, 6, 100)).ok());
+  REQUIRE(third.bind(with_cache).ok());
+  CHECK_FALSE(third.report().calibration_from_cache);
+  CHECK(third.report().output_error >= 0);
+
+  // A cache whose calibration names values this graph does not have: ignored with a note, calibrate() needed.
+  GraphBuilder other("other", 3);
+  ValueId in = other.input("image", {1, 8, 19, 19});
+  other.output(other.relu(other.conv(in, {.out_channels = 8, .kernel = 1})));
+  auto stranger = Network<Greedy>::create(std::move(other).build().value()).value();
+  const Status foreign = stranger.bind(with_cache);
+  REQUIRE_FALSE(foreign.ok());
+  CHECK_THAT(foreign.error().what(), Contains("needs calibrate()"));
+  CHECK_THAT(stranger.report().cache_note, Contains("is not an activation of 'other'"));
+  std::remove(path.c_str());
 }
 
 TEMPLATE_TEST_CASE("every searcher meets the accuracy and memory budgets", "", Greedy, Exact<>, QLearning<>,

@@ -28,6 +28,7 @@ TuningRecord sample() {
                      {"fc\\x", {"a", "b", "c"}, {3, 2, 1}}};
   r.problem.edges = {{0, 1, {0, 0.5}}, {1, 2, {0.1, 0.2, 0.3}}, {0, 2, {1, 2, 3, 4, 5, 6}}};
   r.bindings["qlearning 7"] = {1, 0, 2};
+  r.quant = {{"x", {0.0235294122f, 0}}, {"conv 1 out", {1.0f / 3.0f, 128}}, {"y", {7.25e-6f, 255}}};
   return r;
 }
 
@@ -64,6 +65,19 @@ TEST_CASE("a tuning record survives serialisation exactly, names with spaces and
   for (std::size_t i = 0; i < 3; ++i) CHECK(back->problem.nodes[i].cost == r.problem.nodes[i].cost);
   for (std::size_t e = 0; e < 3; ++e) CHECK(back->problem.edges[e].cost == r.problem.edges[e].cost);
   CHECK(back->bindings == r.bindings);
+  CHECK(back->quant == r.quant);  // scales exactly, names with spaces too
+}
+
+TEST_CASE("a version 1 cache (before quant records) is still read") {
+  TuningRecord r = sample();
+  r.quant.clear();
+  std::string body = body_of(serialize(r));
+  REQUIRE(body.rfind("primsel-tuning-cache 2\n", 0) == 0);
+  body.replace(0, 22, "primsel-tuning-cache 1");
+  auto back = parse_tuning_cache(resign(body));
+  REQUIRE(back.ok());
+  CHECK(back->bindings == r.bindings);
+  CHECK(back->quant.empty());
 }
 
 TEST_CASE("every damaged cache is rejected with a reason") {
@@ -82,7 +96,15 @@ TEST_CASE("every damaged cache is rejected with a reason") {
   rejects(flipped, "checksum mismatch");
   rejects("\x7f\x45LF\x02\x01\x01 binary junk", "truncated");
   std::string body = body_of(good);
-  rejects(resign("primsel-tuning-cache 2\n"), "version 1");
+  rejects(resign("primsel-tuning-cache 3\n"), "version 1 to 2");
+  rejects(resign("primsel-tuning-cache 0\n"), "version 1 to 2");
+  rejects(resign(body + "quant x 0 0\n"), "malformed quant");
+  rejects(resign(body + "quant x -1 0\n"), "malformed quant");
+  rejects(resign(body + "quant x nan 0\n"), "malformed quant");
+  rejects(resign(body + "quant x 0.5 256\n"), "malformed quant");
+  rejects(resign(body + "quant x 0.5 -1\n"), "malformed quant");
+  rejects(resign(body + "quant x 0.5\n"), "malformed quant");
+  rejects(resign(body + "quant x 0.5 3 4\n"), "unexpected");
   rejects(resign(body + "edge 2 1 0\n"), "do not exist");
   rejects(resign(body + "node x 3 a 1 b\n"), "fewer candidates");
   rejects(resign(body + "node x 99999999 a 1\n"), "malformed node");

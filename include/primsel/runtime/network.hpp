@@ -159,6 +159,9 @@ struct BindReport {
   bool budget_exceeded = false;
   bool measured_from_cache = false;
   bool searched_from_cache = false;
+  /// The int8 layers' quantisation came from the tuning cache (no calibrate() this run): output_error cannot be
+  /// measured, and only cached mixed-precision bindings can be used under a finite accuracy budget.
+  bool calibration_from_cache = false;
   std::string cache_note;  ///< why the cache was not used, if it was not
 };
 
@@ -205,7 +208,10 @@ class BasicNetwork {
 
   /// Calibrates for int8 on sample inputs (each: one nchw/f32 tensor per graph input): every activation's u8
   /// parameters, and the f32 outputs the accuracy budget is checked against. Needed before a mixed-precision
-  /// bind; measurements taken before are dropped (the int8 candidates depend on it).
+  /// bind — except on a start-up whose tuning cache (BindOptions::cache_path) a calibrated mixed-precision bind
+  /// wrote on this device: the cache keeps the calibration's parameters (not its samples), so the bindings cached
+  /// with it are used as they are, while a new search under a finite accuracy budget asks for calibrate().
+  /// Measurements taken before are dropped (the int8 candidates depend on it).
   Status calibrate(std::vector<std::vector<Tensor>> samples,
                    quant::CalibrationMethod method = quant::CalibrationMethod::mse);
   /// calibrate() for a one-input graph: one tensor per sample.
@@ -268,6 +274,9 @@ class BasicNetwork {
   void cache_problem(const BindOptions& o, const std::string& what);
 
   void save_cache(const BindOptions& o);
+  /// Takes a tuning cache's calibration table (without samples) when every value it names is an activation this
+  /// graph calibrates; otherwise the cache is noted as not matching and nothing changes.
+  void adopt_cached_calibration(const TuningRecord& cached, const BindOptions& o);
 
   static Status check_threads(int threads);
 
@@ -505,6 +514,12 @@ Status BasicNetwork<Primitives, Int8Primitives>::bind_searching(std::string sear
 template <class Primitives, class Int8Primitives>
 Status BasicNetwork<Primitives, Int8Primitives>::search_within_budgets(SearchFn search, const BindOptions& o) {
   const Graph& g = *graph_;
+  PRIMSEL_CHECK(o.precision == Precision::f32 || !std::isfinite(o.accuracy_budget) || !calibration_.samples.empty(),
+                ErrorCode::invalid_argument,
+                "the accuracy budget of a mixed-precision search of '" + g.name() +
+                    "' is checked on calibration samples, and the calibration from the tuning cache has none (it "
+                    "holds no binding for searcher '" + report_.searcher + "' with these options): call calibrate() "
+                    "first, or bind with accuracy_budget = infinity");
   std::vector<std::vector<char>> allowed(cands_.size());
   for (std::size_t i = 0; i < cands_.size(); ++i) allowed[i].assign(cands_[i].size(), 1);
   std::map<std::size_t, double> sensitivity;
@@ -628,14 +643,22 @@ template <class Primitives, class Int8Primitives>
 Status BasicNetwork<Primitives, Int8Primitives>::measure(const BindOptions& o) {
   PRIMSEL_RETURN_IF_ERROR(begin_bind(o));
   const Graph& g = *graph_;
-  PRIMSEL_CHECK(o.precision == Precision::f32 || !calibration_.empty(), ErrorCode::invalid_argument,
-                "a mixed-precision bind of '" + g.name() + "' needs calibrate() on sample inputs first");
   const auto t0 = std::chrono::steady_clock::now();
+  report_ = {};
+  std::optional<Expected<TuningRecord>> cached;
+  if (!o.cache_path.empty()) cached = load_tuning_cache(o.cache_path);
+  // A mixed-precision start-up without calibrate() takes the calibration saved with this device's tuning cache.
+  if (o.precision == Precision::mixed && calibration_.empty() && cached && *cached &&
+      (*cached)->device == device_signature(o.threads) && !(*cached)->quant.empty())
+    adopt_cached_calibration(**cached, o);
+  PRIMSEL_CHECK(o.precision == Precision::f32 || !calibration_.empty(), ErrorCode::invalid_argument,
+                "a mixed-precision bind of '" + g.name() +
+                    "' needs calibrate() on sample inputs first (or a tuning cache of a calibrated bind on this device)");
+  report_.calibration_from_cache = o.precision == Precision::mixed && calibration_.samples.empty();
   pool_ = std::make_unique<ThreadPool>(o.threads);
   memory_ = o.memory;
   measured_ = false;
   steps_.clear(), buffers_.clear(), chosen_.clear();
-  report_ = {};
   problem_ = {};
   record_ = {};
   cache_path_ = o.cache_path;
@@ -646,20 +669,20 @@ Status BasicNetwork<Primitives, Int8Primitives>::measure(const BindOptions& o) {
   }
   record_.device = device_signature(o.threads);
   record_.model = model_key();
-  if (!o.cache_path.empty()) {
-    if (auto cached = load_tuning_cache(o.cache_path); !cached) {
-      if (cached.error().code() != ErrorCode::io_error || std::ifstream(o.cache_path).good()) {
-        cache_problem(o, std::string("ignoring the tuning cache: ") + cached.error().what());
+  if (cached) {
+    if (!*cached) {
+      if (cached->error().code() != ErrorCode::io_error || std::ifstream(o.cache_path).good()) {
+        cache_problem(o, std::string("ignoring the tuning cache: ") + cached->error().what());
       } else {
         report_.cache_note = "no tuning cache yet at '" + o.cache_path + "'";
       }
-    } else if (cached->device != record_.device) {
-      cache_problem(o, "ignoring the tuning cache '" + o.cache_path + "': it is for device '" + cached->device +
+    } else if ((*cached)->device != record_.device) {
+      cache_problem(o, "ignoring the tuning cache '" + o.cache_path + "': it is for device '" + (*cached)->device +
                            "', this is '" + record_.device + "'");
-    } else if (cached->model != record_.model) {
+    } else if ((*cached)->model != record_.model) {
       cache_problem(o, "ignoring the tuning cache '" + o.cache_path + "': it is for another model or primitive list");
     } else {
-      record_ = std::move(*cached);
+      record_ = std::move(**cached);
       problem_ = record_.problem;
       for (std::size_t i = 0; i < g.nodes().size(); ++i) {
         LayerBinding lb = describe(g.nodes()[i]);
@@ -828,7 +851,29 @@ void BasicNetwork<Primitives, Int8Primitives>::cache_problem(const BindOptions& 
 }
 
 template <class Primitives, class Int8Primitives>
+void BasicNetwork<Primitives, Int8Primitives>::adopt_cached_calibration(const TuningRecord& cached, const BindOptions& o) {
+  const Graph& g = *graph_;
+  Calibration cal;
+  cal.params.resize(g.values().size());
+  for (const auto& [name, q] : cached.quant) {
+    const std::optional<ValueId> v = g.find_value(name);
+    if (!v || g.value(*v).is_constant() || g.value(*v).shape.rank() != 4) {
+      cache_problem(o, "ignoring the calibration in the tuning cache '" + o.cache_path + "': '" + name +
+                           "' is not an activation of '" + g.name() + "'");
+      return;
+    }
+    cal.params[static_cast<std::size_t>(*v)] = q;
+  }
+  calibration_ = std::move(cal);
+}
+
+template <class Primitives, class Int8Primitives>
 void BasicNetwork<Primitives, Int8Primitives>::save_cache(const BindOptions& o) {
+  if (o.precision == Precision::mixed) {  // the calibration the int8 candidates were planned with
+    record_.quant.clear();
+    for (std::size_t v = 0; v < calibration_.params.size(); ++v)
+      if (const auto& q = calibration_.params[v]) record_.quant.emplace_back(graph_->values()[v].name, *q);
+  }
   if (Status s = save_tuning_cache(o.cache_path, record_); !s)
     cache_problem(o, std::string("not saving the tuning cache: ") + s.error().what());
 }

@@ -3,9 +3,10 @@
 // not match exactly — another device, thread count, primsel version, model, primitive list; a truncated or edited
 // file (checked by an FNV-1a checksum over its content) — is rejected with a reason, never half-used.
 //
-//   primsel-tuning-cache 1
+//   primsel-tuning-cache 2
 //   device AMD EPYC|avx512bw|threads=1|primsel=0.1.0
 //   model 9f3c...                                  (hash of the graph's structure and candidate names)
+//   quant <value> <scale> <zero point>             (a mixed-precision cache's calibration: one per activation)
 //   node <name> <k> <candidate> <ms> ...           (one per node, topological order)
 //   predicted <node> <candidate> ...               (costs that are a predictor's estimates, not measured; optional)
 //   edge <from> <to> <ms> ...
@@ -15,6 +16,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -23,9 +25,11 @@
 #include <map>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "primsel/core/error.hpp"
+#include "primsel/core/format.hpp"
 #include "primsel/search/problem.hpp"
 
 namespace primsel {
@@ -50,7 +54,13 @@ struct TuningRecord {
   /// all zero: everything measured.
   std::vector<std::vector<char>> predicted;
   std::map<std::string, std::vector<int>> bindings;  ///< "searcher seed" -> binding
+  /// A mixed-precision cache's calibration: the u8 parameters of every calibrated activation, by value name, so
+  /// that a later start-up binds int8 layers without calibration samples. Empty for f32-only caches.
+  std::vector<std::pair<std::string, QuantParams>> quant;
 };
+
+/// The cache format written; version 1 (no quant records) is still read.
+inline constexpr int tuning_cache_version = 2;
 
 namespace detail {
 /// Names may hold spaces: stored with spaces and backslashes escaped so every field is one token.
@@ -82,9 +92,10 @@ inline std::string unescape(std::string_view s) {
 inline std::string serialize(const TuningRecord& r) {
   std::ostringstream o;
   o << std::setprecision(17);
-  o << "primsel-tuning-cache 1\n";
+  o << "primsel-tuning-cache " << tuning_cache_version << "\n";
   o << "device " << detail::escape(r.device) << "\n";
   o << "model " << r.model << "\n";
+  for (const auto& [value, q] : r.quant) o << "quant " << detail::escape(value) << " " << q.scale << " " << q.zero_point << "\n";
   for (const SearchNode& n : r.problem.nodes) {
     o << "node " << detail::escape(n.name) << " " << n.cost.size();
     for (std::size_t c = 0; c < n.cost.size(); ++c)
@@ -138,7 +149,8 @@ inline Expected<TuningRecord> parse_tuning_cache(std::string_view text) {
     if (number == 1) {
       int version = 0;
       f >> version;
-      if (kind != "primsel-tuning-cache" || version != 1) return fail(number, "not a primsel tuning cache of version 1");
+      if (kind != "primsel-tuning-cache" || version < 1 || version > tuning_cache_version)
+        return fail(number, "not a primsel tuning cache of version 1 to " + std::to_string(tuning_cache_version));
       header = true;
     } else if (kind == "device") {
       std::string d;
@@ -146,6 +158,14 @@ inline Expected<TuningRecord> parse_tuning_cache(std::string_view text) {
       r.device = detail::unescape(d);
     } else if (kind == "model") {
       f >> r.model;
+    } else if (kind == "quant") {
+      std::string value;
+      QuantParams q;
+      // Whatever a calibration can produce: a positive finite scale, a u8 zero point.
+      if (!(f >> value >> q.scale >> q.zero_point) || !std::isfinite(q.scale) || q.scale <= 0 || q.zero_point < 0 ||
+          q.zero_point > 255)
+        return fail(number, "malformed quant record (want: quant <value> <scale > 0> <zero point 0..255>)");
+      r.quant.emplace_back(detail::unescape(value), q);
     } else if (kind == "node") {
       SearchNode n;
       std::string name;
