@@ -106,7 +106,7 @@ TEST_CASE("passes need a finalized graph") {
 
 TEST_CASE("optimized zoo models compute what the originals compute") {
   for (const char* name : testing::sweep({"resnet18", "mobilenet_v2", "googlenet", "squeezenet1_1"},
-                                         {"mobilenet_v2", "googlenet", "squeezenet1_1"})) {
+                                         {"mobilenet_v2", "squeezenet1_1"})) {
     INFO(name);
     Graph g = testing::test_zoo(name, {.calibrate = false});
     randomize_bn(g);

@@ -11,6 +11,7 @@
 #include "primsel/io/onnx_writer.hpp"
 #include "primsel/runtime/reference_executor.hpp"
 #include "primsel/zoo/zoo.hpp"
+#include "test_config.hpp"
 #include "zoo_models.hpp"
 
 using namespace primsel;
@@ -50,7 +51,10 @@ void require_same_graph(const Graph& a, const Graph& b, bool computed_names = tr
 }  // namespace
 
 TEST_CASE("zoo models survive a write/read round trip unchanged") {
-  for (const char* name : {"lenet5", "resnet18", "mobilenet_v2", "squeezenet1_1", "googlenet"}) {
+  // Reduced: without resnet18's and googlenet's 18M random weights (what emulation is slow at); the three left
+  // still cover every op the writer knows.
+  for (const char* name : testing::sweep({"lenet5", "resnet18", "mobilenet_v2", "squeezenet1_1", "googlenet"},
+                                         {"lenet5", "mobilenet_v2", "squeezenet1_1"})) {
     INFO(name);
     const Graph g = testing::test_zoo(name);
     auto bytes = io::onnx::write_model(g);

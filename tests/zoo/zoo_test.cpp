@@ -89,8 +89,9 @@ TEST_CASE("calibrated zoo models keep activations O(1) to the last layer") {
   // The heavy models (vgg16 15.5 GMACs, resnet50 4.1) run through the reference executor too; the time is printed.
   for (const Published& p : published) {
     const std::string_view name = p.name;
-    // Reduced: the models that run in seconds under emulation (resnet18 and googlenet take 30 s or more each).
-    if (testing::reduced && name != "lenet5" && name != "mobilenet_v2" && name != "squeezenet1_1") continue;
+    // Reduced: the models that run in seconds under emulation (resnet18 and googlenet take 30 s or more each,
+    // mobilenet_v2 ~40 s: its calibrated activations are checked at 64x64 by the whole-network tests).
+    if (testing::reduced && name != "lenet5" && name != "squeezenet1_1") continue;
     INFO(p.name);
     const auto start = std::chrono::steady_clock::now();
     auto g = zoo::build(p.name);
