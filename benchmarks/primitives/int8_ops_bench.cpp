@@ -149,6 +149,29 @@ void fully_connected(benchmark::State& state, std::int64_t in, std::int64_t out,
   }
 }
 
+/// The integer product alone at batch 1, as the matrix-vector kernel and as the GEMM (whose MR-row tile multiplies
+/// MR - 1 zero rows): why FullyConnectedU8S8 has its own kernel for small batches.
+void u8s8_product(benchmark::State& state, std::int64_t in, std::int64_t out, bool gemv) {
+  Tensor w({out, in});
+  Rng rng(9);
+  for (float& v : w.floats()) v = static_cast<float>(rng.uniform(-1.0, 1.0));
+  auto plan = ops::FullyConnectedU8S8::plan(w);
+  if (!plan) return state.SkipWithError(plan.error().what());
+  const gemm::PackedU8S8B& b = plan->weights;
+  if (gemv && !kernels::u8s8_gemv_available(b.kernel().nr)) return state.SkipWithError("no GEMV on this target");
+  std::vector<std::uint8_t> x(static_cast<std::size_t>(b.k4() * 4), 77);
+  std::vector<std::int32_t> acc(static_cast<std::size_t>(out));
+  Tensor ws({static_cast<std::int64_t>(gemm::u8s8_workspace_bytes(1, in, b.kernel(), 1) / 4 + 1)});
+  const std::int64_t panels = (out + b.kernel().nr - 1) / b.kernel().nr;
+  loop(state, static_cast<std::size_t>(in * out), [&] {
+    if (gemv)
+      kernels::u8s8_gemv(1, b.kernel().nr, b.k4(), x.data(), b.k4() * 4, b.data(), out, 0, panels, acc.data(), out);
+    else
+      gemm::gemm_u8s8({x.data(), b.k4() * 4}, 1, 0, b, gemm::U8S8Output{acc.data(), nullptr, out}, nullptr,
+                      {reinterpret_cast<std::byte*>(ws.bytes()), ws.size_bytes()});
+  });
+}
+
 /// "case/variant" -> benchmark body; the case is the row of the summary table, the variant its column.
 struct Entry {
   std::string name;
@@ -178,6 +201,8 @@ std::vector<Entry> entries() {
       {"relu6_1x64x56x56/u8_requant", [=](auto& s) { relu6_u8(s, res_add, false); }},
       {"fc_mobilenet_v2_1280x1000/f32", [=](auto& s) { fully_connected(s, 1280, 1000, false); }},
       {"fc_mobilenet_v2_1280x1000/s8_weights", [=](auto& s) { fully_connected(s, 1280, 1000, true); }},
+      {"fc_mobilenet_v2_1280x1000/s8_product_gemv", [=](auto& s) { u8s8_product(s, 1280, 1000, true); }},
+      {"fc_mobilenet_v2_1280x1000/s8_product_gemm", [=](auto& s) { u8s8_product(s, 1280, 1000, false); }},
       {"fc_resnet18_512x1000/f32", [=](auto& s) { fully_connected(s, 512, 1000, false); }},
       {"fc_resnet18_512x1000/s8_weights", [=](auto& s) { fully_connected(s, 512, 1000, true); }},
       {"fc_vgg16_4096x4096/f32", [=](auto& s) { fully_connected(s, 4096, 4096, false); }},
