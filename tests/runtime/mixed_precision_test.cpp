@@ -118,7 +118,8 @@ TEST_CASE("int8 candidates come with calibration and Precision::mixed only") {
     for (const std::string& c : l.candidates) offered += is_int8(c) ? 1 : 0;
   }
   CHECK(convs == 5);
-  CHECK(offered >= convs);  // on targets whose u8s8 kernel takes the whole byte (else only the depthwise one)
+  // Every conv on targets whose u8s8 kernel takes the whole byte, else only the depthwise one.
+  CHECK(offered >= (kernels::u8s8_default_ukernel.a_range.hi >= 255 ? convs : 1));
   const LayerBinding& fc = net.report().layers.back();
   REQUIRE(fc.op == OpKind::Gemm);
   CHECK(fc.candidates == std::vector<std::string>{"fully_connected", "fully_connected_u8s8"});
@@ -202,7 +203,7 @@ TEST_CASE("the accuracy budget keeps the most sensitive layers in f32") {
 }
 
 TEST_CASE("fully connected layers take int8 weights in a mixed bind only, count as int8, and the budget can undo it") {
-  if (!int8_gemm_available()) return;
+  // On every target: without VNNI the rows are quantised to 7 bits for the AVX2 kernel, still well within 0.03.
   GraphBuilder b("fc_only", 5);
   const ValueId x = b.input("x", {2, 8, 3, 3});  // batch 2: the matrix-vector kernel's two-row form
   const ValueId h = b.relu(b.linear(b.flatten(x), 37, "fc1"));

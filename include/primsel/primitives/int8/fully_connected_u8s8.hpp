@@ -124,6 +124,7 @@ struct FullyConnectedU8S8 {
     const std::int64_t ld = storage_elements(x.shape(), x.layout()) / batch;
     const gemm::PackedU8S8B& w = p.weights;
     std::byte* ws = ctx.workspace.data();
+    static_assert(sizeof(QuantParams) <= 8, "a row's parameters take 8 bytes of the workspace");
     auto* params = reinterpret_cast<QuantParams*>(ws);
     auto* rows = reinterpret_cast<std::uint8_t*>(ws + aligned(batch * 8));
     auto* acc = reinterpret_cast<std::int32_t*>(ws + aligned(batch * 8) + aligned(batch * row_bytes(in)));
