@@ -3,7 +3,10 @@
 // mobilenet_v2's residual Add, a two-way Concat, and a standalone Relu6. f32 runs in nhwc (the u8 layout) and, for the
 // pools, also nchw16c (the blocked layout convolutions hand it). u8 runs with equal in/out parameters (copy / clamp
 // paths) and different ones (the requantisation paths). Counter: bytes/s of tensor data read and written — these
-// ops are memory-bound, so u8 should win by moving a quarter of the bytes. A table of the medians follows the runs.
+// ops are memory-bound, so u8 should win by moving a quarter of the bytes. Also the zoo classifiers at batch 1
+// (mobilenet_v2 1280x1000, resnet18 512x1000, vgg16's 25088x4096 and 4096x4096): FullyConnected (f32) against
+// FullyConnectedU8S8 (s8 weights, rows quantised per call), counting the weight bytes each streams. A table of the
+// medians follows the runs.
 //   ./build/benchmarks/int8_ops_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 #include <benchmark/benchmark.h>
 
@@ -15,6 +18,7 @@
 
 #include "primsel/core/layout_convert.hpp"
 #include "primsel/core/random.hpp"
+#include "primsel/primitives/int8/fully_connected_u8s8.hpp"
 #include "primsel/primitives/int8/ops_u8.hpp"
 #include "primsel/primitives/ops/concat.hpp"
 #include "primsel/primitives/ops/eltwise.hpp"
@@ -122,6 +126,52 @@ void relu6_u8(benchmark::State& state, Shape s, bool same) {
   loop(state, 2 * x.size_bytes(), [&] { ops::ClampU8::run(x, y, Activation::relu6(), nullptr); });
 }
 
+/// A classifier layer [1, in] -> [1, out] with bias: the f32 layer, or int8 weights (quantised from the same f32).
+void fully_connected(benchmark::State& state, std::int64_t in, std::int64_t out, bool int8) {
+  Tensor x({1, in}), w({out, in}), b({out}), y({1, out});
+  Rng rng(8);
+  for (Tensor* t : {&x, &w, &b})
+    for (float& v : t->floats()) v = static_cast<float>(rng.uniform(-1.0, 1.0));
+  auto run = [&](const auto& plan, auto op) {
+    Tensor ws({static_cast<std::int64_t>(op.workspace_bytes(plan, 1, 1) / 4 + 1)});
+    const Context ctx{nullptr, {reinterpret_cast<std::byte*>(ws.bytes()), ws.size_bytes()}};
+    fail_unless(state, op.check(plan, x, y, ctx));
+    loop(state, static_cast<std::size_t>(in * out) * (int8 ? 1 : 4), [&] { op.run(plan, x, y, ctx); });
+  };
+  if (int8) {
+    auto plan = ops::FullyConnectedU8S8::plan(w, b);
+    if (!plan) return state.SkipWithError(plan.error().what());
+    run(*plan, ops::FullyConnectedU8S8{});
+  } else {
+    auto plan = ops::FullyConnected::plan(w, b);
+    if (!plan) return state.SkipWithError(plan.error().what());
+    run(*plan, ops::FullyConnected{});
+  }
+}
+
+/// The integer product alone at batch 1, as the matrix-vector kernel and as the GEMM (whose MR-row tile multiplies
+/// MR - 1 zero rows): why FullyConnectedU8S8 has its own kernel for small batches.
+void u8s8_product(benchmark::State& state, std::int64_t in, std::int64_t out, bool gemv) {
+  Tensor w({out, in});
+  Rng rng(9);
+  for (float& v : w.floats()) v = static_cast<float>(rng.uniform(-1.0, 1.0));
+  auto plan = ops::FullyConnectedU8S8::plan(w);
+  if (!plan) return state.SkipWithError(plan.error().what());
+  const gemm::PackedU8S8B& b = plan->weights;
+  if (gemv && !kernels::u8s8_gemv_available(b.kernel().nr)) return state.SkipWithError("no GEMV on this target");
+  std::vector<std::uint8_t> x(static_cast<std::size_t>(b.k4() * 4), 77);
+  std::vector<std::int32_t> acc(static_cast<std::size_t>(out));
+  Tensor ws({static_cast<std::int64_t>(gemm::u8s8_workspace_bytes(1, in, b.kernel(), 1) / 4 + 1)});
+  const std::int64_t panels = (out + b.kernel().nr - 1) / b.kernel().nr;
+  loop(state, static_cast<std::size_t>(in * out), [&] {
+    if (gemv)
+      kernels::u8s8_gemv(1, b.kernel().nr, b.k4(), x.data(), b.k4() * 4, b.data(), out, 0, panels, acc.data(), out);
+    else
+      gemm::gemm_u8s8({x.data(), b.k4() * 4}, 1, 0, b, gemm::U8S8Output{acc.data(), nullptr, out}, nullptr,
+                      {reinterpret_cast<std::byte*>(ws.bytes()), ws.size_bytes()});
+  });
+}
+
 /// "case/variant" -> benchmark body; the case is the row of the summary table, the variant its column.
 struct Entry {
   std::string name;
@@ -149,6 +199,16 @@ std::vector<Entry> entries() {
       {"relu6_1x64x56x56/f32_nhwc", [=](auto& s) { relu6_f32(s, res_add); }},
       {"relu6_1x64x56x56/u8_same", [=](auto& s) { relu6_u8(s, res_add, true); }},
       {"relu6_1x64x56x56/u8_requant", [=](auto& s) { relu6_u8(s, res_add, false); }},
+      {"fc_mobilenet_v2_1280x1000/f32", [=](auto& s) { fully_connected(s, 1280, 1000, false); }},
+      {"fc_mobilenet_v2_1280x1000/s8_weights", [=](auto& s) { fully_connected(s, 1280, 1000, true); }},
+      {"fc_mobilenet_v2_1280x1000/s8_product_gemv", [=](auto& s) { u8s8_product(s, 1280, 1000, true); }},
+      {"fc_mobilenet_v2_1280x1000/s8_product_gemm", [=](auto& s) { u8s8_product(s, 1280, 1000, false); }},
+      {"fc_resnet18_512x1000/f32", [=](auto& s) { fully_connected(s, 512, 1000, false); }},
+      {"fc_resnet18_512x1000/s8_weights", [=](auto& s) { fully_connected(s, 512, 1000, true); }},
+      {"fc_vgg16_4096x4096/f32", [=](auto& s) { fully_connected(s, 4096, 4096, false); }},
+      {"fc_vgg16_4096x4096/s8_weights", [=](auto& s) { fully_connected(s, 4096, 4096, true); }},
+      {"fc_vgg16_25088x4096/f32", [=](auto& s) { fully_connected(s, 25088, 4096, false); }},
+      {"fc_vgg16_25088x4096/s8_weights", [=](auto& s) { fully_connected(s, 25088, 4096, true); }},
   };
 }
 
@@ -170,12 +230,13 @@ class Collector : public benchmark::ConsoleReporter {
   }
 };
 
-/// Per case: the f32 nhwc time, then each other variant's time and its speed-up over f32 nhwc.
+/// Per case: the f32 time (nhwc for the layout-preserving ops), then each other variant's time and its speed-up.
 void summarise(const Collector& c) {
   std::printf("\n%-32s %-14s %10s %9s\n", "case", "variant", "us", "vs f32");
   for (const std::string& name : c.order) {
     const std::string row = name.substr(0, name.find('/')), variant = name.substr(name.find('/') + 1);
-    const auto base = c.us.find(row + "/f32_nhwc");
+    auto base = c.us.find(row + "/f32_nhwc");
+    if (base == c.us.end()) base = c.us.find(row + "/f32");
     const double t = c.us.at(name);
     if (base == c.us.end())
       std::printf("%-32s %-14s %10.2f\n", row.c_str(), variant.c_str(), t);

@@ -267,7 +267,7 @@ int run(const BenchOptions& opt) {
       }
   std::printf("%s on %s (%.*s), %d thread(s), searcher %s\n", opt.model.c_str(), cpu_name().c_str(),
               static_cast<int>(simd::isa.size()), simd::isa.data(), opt.threads, opt.searcher.c_str());
-  std::printf("%-28s %-18s %-26s %-16s %-17s %9s  %s\n", "layer", "op", "input -> output", "primitive", "formats",
+  std::printf("%-28s %-18s %-26s %-20s %-17s %9s  %s\n", "layer", "op", "input -> output", "primitive", "formats",
               "ms", "runner-up");
   bench::JsonReport j;
   for (std::size_t i = 0; i < report.layers.size(); ++i) {
@@ -281,7 +281,7 @@ int run(const BenchOptions& opt) {
     if (runner_up != "-") std::snprintf(ru, sizeof ru, "%s %.3f", runner_up.c_str(), best_other);
     const std::string shapes = to_string(l.input) + " -> " + to_string(l.output);
     const std::string formats = format_name(l.input_format) + "->" + format_name(l.output_format);
-    std::printf("%-28.28s %-18.18s %-26.26s %-16.16s %-17.17s %9.3f  %s\n", l.node.c_str(),
+    std::printf("%-28.28s %-18.18s %-26.26s %-20.20s %-17.17s %9.3f  %s\n", l.node.c_str(),
                 std::string(to_string(l.op)).c_str(), shapes.c_str(), l.candidates[c].c_str(), formats.c_str(),
                 l.ms[c], ru);
     bench::JsonLayer jl{l.node, std::string(to_string(l.op)), l.input, l.output, l.candidates[c],

@@ -97,6 +97,8 @@ TEST_CASE("per-channel weights are symmetric, use [-127, 127] and round-trip wit
   CHECK_FALSE(quantize_weights_per_channel(w, 4).ok());
   w[3] = std::numeric_limits<float>::infinity();
   CHECK_FALSE(quantize_weights_per_channel(w, channels).ok());
+  w[3] = std::numeric_limits<float>::quiet_NaN();  // std::max skips NaN: it must be caught on its own
+  CHECK_FALSE(quantize_weights_per_channel(w, channels).ok());
 }
 
 TEST_CASE("bias is quantised to the accumulator's scale and saturates") {

@@ -122,7 +122,11 @@ TEST_CASE("int8 candidates come with calibration and Precision::mixed only") {
     for (const std::string& c : l.candidates) offered += is_int8(c) ? 1 : 0;
   }
   CHECK(convs == 5);
-  CHECK(offered >= convs);  // on targets whose u8s8 kernel takes the whole byte (else only the depthwise one)
+  // Every conv on targets whose u8s8 kernel takes the whole byte, else only the depthwise one.
+  CHECK(offered >= (kernels::u8s8_default_ukernel.a_range.hi >= 255 ? convs : 1));
+  const LayerBinding& fc = net.report().layers.back();
+  REQUIRE(fc.op == OpKind::Gemm);
+  CHECK(fc.candidates == std::vector<std::string>{"fully_connected", "fully_connected_u8s8"});
 
   // Bad calibration input: the shape is named.
   std::vector<Tensor> wrong{Tensor(Shape{1, 8, 20, 20})};
@@ -143,7 +147,12 @@ TEST_CASE("an all-int8 binding runs u8 between int8 layers and stays within the 
   CHECK(r.output_error < 0);  // unchecked budget: not measured
   int u8_ops = 0;
   for (const LayerBinding& l : r.layers)
-    if (l.op == OpKind::Conv) {
+    if (l.op == OpKind::Gemm) {  // int8 weights between f32 edges
+      CHECK(l.candidates[static_cast<std::size_t>(l.chosen)] == "fully_connected_u8s8");
+      CHECK(l.input_format == Format{});
+      CHECK(l.output_format == Format{});
+      CHECK(l.weight_bytes == ops::FullyConnectedU8S8::weight_bytes(40, 10, true));
+    } else if (l.op == OpKind::Conv) {
       CHECK(l.output_format == Format{Layout::nhwc, DType::u8});
       CHECK(l.weight_bytes > 0);
     } else if (l.output_format.dtype == DType::u8) {
@@ -151,7 +160,7 @@ TEST_CASE("an all-int8 binding runs u8 between int8 layers and stays within the 
       ++u8_ops;
     }
   CHECK(u8_ops == 3);  // the residual Add, its Relu and the global pooling stay in u8 between the convs
-  CHECK(r.int8_layers == 5 + u8_ops);
+  CHECK(r.int8_layers == 5 + u8_ops + 1);  // convs, u8 ops, the classifier
   CHECK(r.conversions == 2);  // quantise the input, dequantise before Flatten (reference, f32)
   const double err = error_on_fresh_inputs(net, g);
   INFO("all-int8 relative output error " << err);
@@ -160,7 +169,7 @@ TEST_CASE("an all-int8 binding runs u8 between int8 layers and stays within the 
 
   // The same binding measured against the budget: the error on the calibration samples is reported.
   REQUIRE(net.bind({.measure = quick, .precision = Precision::mixed, .accuracy_budget = 1.0}).ok());
-  CHECK(net.report().int8_layers == 8);
+  CHECK(net.report().int8_layers == 9);
   CHECK(net.report().output_error > 1e-5);
   CHECK(net.report().output_error < 0.06);
   CHECK(net.report().budget_notes.empty());
@@ -259,6 +268,54 @@ TEST_CASE("a mixed-precision tuning cache carries the calibration: a second star
   CHECK_THAT(foreign.error().what(), Contains("needs calibrate()"));
   CHECK_THAT(stranger.report().cache_note, Contains("is not an activation of 'other'"));
   std::remove(path.c_str());
+}
+
+TEST_CASE("fully connected layers take int8 weights in a mixed bind only, count as int8, and the budget can undo it") {
+  // On every target: without VNNI the rows are quantised to 7 bits for the AVX2 kernel, still well within 0.03.
+  GraphBuilder b("fc_only", 5);
+  const ValueId x = b.input("x", {2, 8, 3, 3});  // batch 2: the matrix-vector kernel's two-row form
+  const ValueId h = b.relu(b.linear(b.flatten(x), 37, "fc1"));
+  b.output(b.linear(h, 11, "fc2"));
+  Graph g = std::move(b).build().value();
+  REQUIRE(zoo::calibrate(g).ok());
+  auto net = calibrated<PreferInt8>(g);
+  auto chosen = [&](const char* node) {
+    for (const LayerBinding& l : net.report().layers)
+      if (l.node == node) return l.candidates[static_cast<std::size_t>(l.chosen)];
+    return std::string("missing");
+  };
+
+  REQUIRE(net.bind({.measure = quick}).ok());  // f32 only: never offered
+  for (const LayerBinding& l : net.report().layers)
+    for (const std::string& c : l.candidates) CHECK(c != "fully_connected_u8s8");
+  CHECK(net.report().int8_layers == 0);
+  const std::size_t f32_weights = net.report().weight_bytes;
+
+  REQUIRE(net.bind({.measure = quick, .precision = Precision::mixed, .accuracy_budget = unchecked}).ok());
+  CHECK(chosen("fc1") == "fully_connected_u8s8");
+  CHECK(chosen("fc2") == "fully_connected_u8s8");
+  CHECK(net.report().int8_layers == 2);
+  CHECK(net.report().weight_bytes ==
+        ops::FullyConnectedU8S8::weight_bytes(72, 37, true) + ops::FullyConnectedU8S8::weight_bytes(37, 11, true));
+  CHECK(net.report().weight_bytes < f32_weights / 2);
+  const double err = error_on_fresh_inputs(net, g);
+  INFO("int8-weight classifier relative output error " << err);
+  CHECK(err > 1e-6);  // really quantised
+  CHECK(err < 0.03);  // two layers of 8-bit weights and rows
+
+  REQUIRE(net.bind({.measure = quick, .precision = Precision::mixed, .accuracy_budget = 1.0}).ok());
+  CHECK(net.report().int8_layers == 2);
+  CHECK(net.report().output_error > 1e-6);
+  CHECK(net.report().budget_notes.empty());
+
+  REQUIRE(net.bind({.measure = quick, .precision = Precision::mixed, .accuracy_budget = 1e-9}).ok());
+  CHECK(chosen("fc1") == "fully_connected");
+  CHECK(chosen("fc2") == "fully_connected");
+  CHECK(net.report().int8_layers == 0);
+  REQUIRE(net.report().budget_notes.size() == 2);
+  CHECK_THAT(net.report().budget_notes[0] + net.report().budget_notes[1],
+             Contains("accuracy: fc1 kept in f32") && Contains("accuracy: fc2 kept in f32"));
+  CHECK(error_on_fresh_inputs(net, g) < 1e-5);
 }
 
 TEMPLATE_TEST_CASE("every searcher meets the accuracy and memory budgets", "", Greedy, Exact<>, QLearning<>,

@@ -3,7 +3,8 @@
 // bit-identical to the scalar quant::quantize / quant::dequantize per element (true division and
 // round-half-even, so vector and scalar paths agree), vectorised along the contiguous side: channels for the
 // blocked and nhwc layouts, pixels of a plane for nchw (gathered or scattered through a small buffer). The search
-// pays for these on every edge where a dtype changes, so their speed is part of the choice.
+// pays for these on every edge where a dtype changes, so their speed is part of the choice. Also the dynamic
+// quantisation of a row over its own range (quantize_dynamic), which int8-weight fully connected layers run per call.
 //
 //   Tensor q({1, 64, 56, 56}, {Layout::nhwc, DType::u8}, quant::choose_params(lo, hi));
 //   quant::quantize(x_f32.view(), q.view());   // x_f32 in nchw16c, say
@@ -13,6 +14,8 @@
 #include <array>
 #include <cstdint>
 #include <cstring>
+#include <limits>
+#include <span>
 #include <string>
 
 #include "primsel/core/error.hpp"
@@ -39,8 +42,9 @@ inline simd::FloatVec round_even(const simd::FloatVec& v) noexcept {
 }
 #endif
 
-/// q[0, n) from x[0, n), n <= lanes: quant::quantize over the whole byte.
-inline void quantize_lanes(const float* x, std::int64_t n, QuantParams p, std::uint8_t* q) noexcept {
+/// q[0, n) from x[0, n), n <= lanes: quant::quantize into r (the whole byte unless a kernel needs less).
+inline void quantize_lanes(const float* x, std::int64_t n, QuantParams p, std::uint8_t* q,
+                           QRange r = u8_range) noexcept {
 #if PRIMSEL_HAS_SIMD
   alignas(64) float buf[lanes];
   if (n < lanes) {
@@ -48,14 +52,15 @@ inline void quantize_lanes(const float* x, std::int64_t n, QuantParams p, std::u
     std::copy(x, x + n, buf);
     x = buf;
   }
-  // max(v, 0) first: x86's max returns its second operand for NaN, which quantize() maps to the low end too.
+  // max(v, lo) first: x86's max returns its second operand for NaN, which quantize() maps to the low end too.
   // NEON's max returns the NaN (and converting it to int is undefined), so there NaN lanes are selected away.
+  const simd::FloatVec lo(static_cast<float>(r.lo)), hi(static_cast<float>(r.hi));
   simd::FloatVec v = round_even(simd::div(simd::load(x), simd::broadcast(p.scale))) +
                      simd::broadcast(static_cast<float>(p.zero_point));
 #if defined(__aarch64__)
-  v = xsimd::select(v > simd::broadcast(0.0f), v, simd::broadcast(0.0f));
+  v = xsimd::select(v > lo, v, lo);
 #endif
-  v = simd::min(simd::broadcast(255.0f), simd::max(v, simd::broadcast(0.0f)));
+  v = simd::min(hi, simd::max(v, lo));
 #if defined(__AVX512F__)
   if (n == lanes) {
     _mm512_mask_cvtepi32_storeu_epi8(q, __mmask16(0xFFFF), _mm512_maskz_cvttps_epi32(__mmask16(0xFFFF), v));
@@ -65,7 +70,7 @@ inline void quantize_lanes(const float* x, std::int64_t n, QuantParams p, std::u
   simd::store(buf, v);
   for (std::int64_t i = 0; i < n; ++i) q[i] = static_cast<std::uint8_t>(static_cast<std::int32_t>(buf[i]));
 #else
-  for (std::int64_t i = 0; i < n; ++i) q[i] = static_cast<std::uint8_t>(quantize(x[i], p, u8_range));
+  for (std::int64_t i = 0; i < n; ++i) q[i] = static_cast<std::uint8_t>(quantize(x[i], p, r));
 #endif
 }
 
@@ -117,6 +122,37 @@ inline Status check_views(ConstTensorView src, TensorView dst, DType from, DType
 }
 
 }  // namespace detail
+
+/// Dynamic quantisation of one row (ONNX DynamicQuantizeLinear, per row): parameters chosen from the row's own
+/// [min, max] (choose_params, so widened to include 0), then every value quantised into `out` (out.size() >=
+/// x.size()) as quant::quantize does. Only finite values set the range: NaN and -Inf land on r.lo and +Inf on r.hi,
+/// as quantize() saturates them, so one bad value neither stretches the range to infinity nor spoils the row.
+/// Returns the parameters. Vectorised; each value bit-identical to the scalar formula.
+inline QuantParams quantize_dynamic(std::span<const float> x, QRange r, std::span<std::uint8_t> out) noexcept {
+  const auto n = static_cast<std::int64_t>(x.size());
+  float lo = 0, hi = 0;
+  std::int64_t i = 0;
+#if PRIMSEL_HAS_SIMD
+  constexpr float big = std::numeric_limits<float>::max();
+  const simd::FloatVec zero(0.0f);
+  simd::FloatVec vlo = zero, vhi = zero;
+  for (; i + detail::lanes <= n; i += detail::lanes) {
+    const simd::FloatVec v = simd::load(x.data() + i);
+    const simd::FloatVec finite = xsimd::select(v >= simd::FloatVec(-big) && v <= simd::FloatVec(big), v, zero);
+    vlo = simd::min(vlo, finite), vhi = simd::max(vhi, finite);
+  }
+  alignas(64) float l[detail::lanes], h[detail::lanes];
+  simd::store(l, vlo), simd::store(h, vhi);
+  for (std::int64_t k = 0; k < detail::lanes; ++k) lo = std::min(lo, l[k]), hi = std::max(hi, h[k]);
+#endif
+  for (; i < n; ++i)
+    if (std::isfinite(x[static_cast<std::size_t>(i)]))
+      lo = std::min(lo, x[static_cast<std::size_t>(i)]), hi = std::max(hi, x[static_cast<std::size_t>(i)]);
+  const QuantParams p = choose_params(lo, hi, r);
+  for (std::int64_t k = 0; k < n; k += detail::lanes)
+    detail::quantize_lanes(x.data() + k, std::min(detail::lanes, n - k), p, out.data() + k, r);
+  return p;
+}
 
 /// f32 `src` in any layout -> u8 NHWC `dst`, quantised with dst.quant() over [0, 255].
 inline Status quantize(ConstTensorView src, TensorView dst) {

@@ -105,8 +105,9 @@ inline Expected<ChannelWeights> quantize_weights_per_channel(std::span<const flo
   for (std::size_t c = 0; c < out.scales.size(); ++c) {
     const auto ch = w.subspan(c * per, per);
     float amax = 0;
-    for (float x : ch) amax = std::max(amax, std::fabs(x));
-    PRIMSEL_CHECK(std::isfinite(amax), ErrorCode::invalid_argument,
+    bool finite = true;  // std::max skips NaN, so amax alone would not show one
+    for (float x : ch) amax = std::max(amax, std::fabs(x)), finite = finite && std::isfinite(x);
+    PRIMSEL_CHECK(finite, ErrorCode::invalid_argument,
                   "quantize_weights_per_channel: channel " + std::to_string(c) + " has a non-finite weight");
     const float scale = amax > 0 ? amax / static_cast<float>(s8_weight_range.hi) : 1.0f;
     out.scales[c] = scale;

@@ -1,7 +1,8 @@
 // The ways one graph node can run, type-erased so the network can time, compare and call them alike: every
 // convolution primitive of the list whose supports() holds (weights planned once) — and, when the graph is
 // calibrated, every int8 primitive too, on u8 NHWC activations — and for the other ops each layout their
-// implementation handles. Ops without a fast implementation run the reference kernel in nchw.
+// implementation handles (and, in a mixed-precision bind, a fully connected layer with int8 weights on its f32
+// edges). Ops without a fast implementation run the reference kernel in nchw.
 #pragma once
 
 #include <functional>
@@ -14,6 +15,7 @@
 #include "primsel/graph/graph.hpp"
 #include "primsel/primitives/concept.hpp"
 #include "primsel/primitives/depthwise.hpp"
+#include "primsel/primitives/int8/fully_connected_u8s8.hpp"
 #include "primsel/primitives/int8/ops_u8.hpp"
 #include "primsel/primitives/int8/quant_concept.hpp"
 #include "primsel/primitives/ops/concat.hpp"
@@ -41,9 +43,12 @@ struct Candidate {
   std::size_t workspace_bytes = 0;
   std::size_t weight_bytes = 0;  ///< what the planned candidate keeps (packed weights, bias, requantisation)
   std::function<Expected<Runner>()> instantiate;
+  /// Computes in int8 between f32 edges (fully_connected_u8s8: s8 weights, rows quantised per call).
+  bool int8_inside = false;
 
-  /// An int8 candidate: it writes u8 (and so counts against the accuracy budget).
-  bool quantized() const noexcept { return output_format.dtype == DType::u8; }
+  /// An int8 candidate: it writes u8 or computes in int8 (and so counts against the accuracy budget: the budget
+  /// may send it back to f32, and BindReport::int8_layers counts it).
+  bool quantized() const noexcept { return output_format.dtype == DType::u8 || int8_inside; }
 };
 
 namespace detail {
@@ -157,8 +162,9 @@ inline void append_u8_op_candidates(const Graph& g, const Node& n, const Calibra
 }
 
 /// The fast implementations of a non-convolution node, one candidate per layout they run in; empty when the
-/// node needs the reference (an op or an attribute they do not cover).
-inline std::vector<Candidate> op_candidates(const Graph& g, const Node& n, int threads) {
+/// node needs the reference (an op or an attribute they do not cover). `mixed`: a mixed-precision bind, whose
+/// fully connected layers may also take int8 weights (their f32 edges need no calibration).
+inline std::vector<Candidate> op_candidates(const Graph& g, const Node& n, int threads, bool mixed = false) {
   std::vector<Candidate> out;
   const Shape& x = g.value(n.inputs[0]).shape;
   std::vector<Layout> layouts{Layout::nchw};
@@ -252,6 +258,22 @@ inline std::vector<Candidate> op_candidates(const Graph& g, const Node& n, int t
         });
       };
       out.push_back(std::move(c));
+      if (mixed && x[1] <= gemm::u8s8_max_k) {
+        using FC8 = ops::FullyConnectedU8S8;
+        Candidate q{"fully_connected_u8s8", Format{}, Format{}, 0, 0, {}};
+        q.workspace_bytes = FC8::workspace_bytes(x[1], outs, batch, threads);
+        q.weight_bytes = FC8::weight_bytes(x[1], outs, has_c);
+        q.int8_inside = true;
+        q.instantiate = [gp, b, cview, ctx]() -> Expected<Runner> {
+          auto plan = FC8::plan_gemm(gp, b, cview);
+          if (!plan) return Error(std::move(plan).error()).with_context(ctx);
+          auto shared = std::make_shared<FC8::Plan>(std::move(*plan));
+          return Runner([shared](std::span<const ConstTensorView> in, TensorView y, const Context& cx) {
+            FC8::run(*shared, in[0], y, cx);
+          });
+        };
+        out.push_back(std::move(q));
+      }
       break;
     }
     default:
@@ -303,7 +325,7 @@ Expected<std::vector<Candidate>> node_candidates(const Graph& g, std::size_t ind
                   g.context_of(n));
     return out;
   }
-  out = detail::op_candidates(g, n, threads);
+  out = detail::op_candidates(g, n, threads, quant != nullptr);
   // Only beside an f32 implementation (which checked the attributes, e.g. a same-shape Add, a channel Concat).
   if (!out.empty() && quant) detail::append_u8_op_candidates(g, n, *quant, out);
   if (!out.empty()) return out;

@@ -150,7 +150,9 @@ struct BindReport {
   int conversions = 0;  ///< format conversions inserted between layers (and at the boundary)
   /// (node, candidate) pairs of the problem, and how many of them were timed; the rest carry predicted times.
   int pairs = 0, pairs_measured = 0;
-  int int8_layers = 0;  ///< layers bound to an int8 (u8-output) primitive: convolutions and the ops between them
+  /// Layers bound to an int8 candidate: u8-output convolutions and the ops between them, and fully connected
+  /// layers with int8 weights (f32 in and out, Candidate::quantized()).
+  int int8_layers = 0;
   /// Relative output error of the binding on the calibration samples (checked when int8 layers are chosen under a
   /// finite accuracy budget); negative: not measured.
   double output_error = -1;

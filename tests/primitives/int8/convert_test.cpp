@@ -118,3 +118,59 @@ TEST_CASE("conversions check dtypes, layouts and shapes") {
   CHECK(quant::requantize(u.view(), f.view()).error().code() == ErrorCode::invalid_argument);
   CHECK(quant::requantize(u.view(), other.view()).error().code() == ErrorCode::shape_mismatch);
 }
+
+TEST_CASE("quantize_dynamic: the row's finite range widened to 0, non-finite values at its ends", "[int8][quant]") {
+  Rng rng_values(11);
+  for (quant::QRange range : {quant::u8_range, quant::u8_7bit_range}) {
+    INFO("range [" << range.lo << ", " << range.hi << "]");
+    Rng rng(3);
+    for (std::int64_t n : {1, 2, 7, 64, 129}) {
+      std::vector<float> x(static_cast<std::size_t>(n));
+      for (float& v : x) v = static_cast<float>(rng.uniform(-3.0, 5.0));
+      std::vector<std::uint8_t> q(x.size()), q_oracle(x.size());
+      const QuantParams p = quant::quantize_dynamic(x, range, q);
+      float lo = x[0], hi = x[0];
+      for (float v : x) lo = std::min(lo, v), hi = std::max(hi, v);
+      const QuantParams oracle = quant::choose_params(lo, hi, range);
+      CHECK(p == oracle);
+      quant::quantize(std::span<const float>(x), oracle, std::span<std::uint8_t>(q_oracle), range);
+      CHECK(q == q_oracle);
+    }
+    // Constant rows: all of them represented, 0 exactly.
+    std::vector<std::uint8_t> q(5);
+    std::vector<float> c(5, 2.5f);
+    QuantParams p = quant::quantize_dynamic(c, range, q);
+    CHECK(quant::dequantize(q[0], p) == Approx(2.5f).epsilon(1e-6));
+    c.assign(5, -3.0f);
+    p = quant::quantize_dynamic(c, range, q);
+    CHECK(quant::dequantize(q[0], p) == Approx(-3.0f).epsilon(1e-6));
+    c.assign(5, 0.0f);
+    p = quant::quantize_dynamic(c, range, q);
+    CHECK(p == QuantParams{1.0f, range.lo});
+    CHECK(quant::dequantize(q[0], p) == 0.0f);
+    // NaN and -Inf go to the low end, +Inf to the high end; the finite values decide the range. 40 values: two
+    // whole vectors (AVX-512) and a tail, a non-finite value in each part.
+    std::vector<float> bad(40);
+    for (float& v : bad) v = static_cast<float>(rng_values.uniform(-2.0, 1.0));
+    bad[3] = std::numeric_limits<float>::quiet_NaN(), bad[20] = std::numeric_limits<float>::infinity();
+    bad[33] = -std::numeric_limits<float>::infinity(), bad[39] = std::numeric_limits<float>::quiet_NaN();
+    q.resize(bad.size());
+    p = quant::quantize_dynamic(bad, range, q);
+    std::vector<float> finite_values;
+    for (float v : bad)
+      if (std::isfinite(v)) finite_values.push_back(v);
+    float flo = finite_values[0], fhi = finite_values[0];
+    for (float v : finite_values) flo = std::min(flo, v), fhi = std::max(fhi, v);
+    CHECK(p == quant::choose_params(flo, fhi, range));
+    for (std::size_t i = 0; i < bad.size(); ++i) {
+      INFO("value " << i << ": " << bad[i]);
+      const int expected = i == 20                          ? range.hi
+                           : (i == 3 || i == 33 || i == 39) ? range.lo
+                                                            : quant::quantize(bad[i], p, range);
+      CHECK(int(q[i]) == expected);
+    }
+    std::vector<float> all_nan(3, std::numeric_limits<float>::quiet_NaN());
+    q.resize(3);
+    CHECK(quant::quantize_dynamic(all_nan, range, q) == QuantParams{1.0f, range.lo});
+  }
+}

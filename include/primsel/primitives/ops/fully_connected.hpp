@@ -22,6 +22,75 @@
 
 namespace primsel::ops {
 
+namespace detail {
+
+/// An ONNX Gemm node Y = alpha * A * B' + beta * C as the fully connected layer Op (FullyConnected or its int8
+/// form): A is the activation (trans_a must be 0), B the weight, C a bias of [OUT], [1, OUT], [1] or [1, 1] (or
+/// empty). alpha is folded into the weights and beta into the bias before Op::plan sees them.
+template <class Op>
+Expected<typename Op::Plan> plan_gemm_as(const GemmParams& g, ConstTensorView b, ConstTensorView c) {
+  const ErrorContext ctx = detail::context("Gemm", {{"B", b}, {"C", c}});
+  PRIMSEL_CHECK(!g.trans_a, ErrorCode::unsupported,
+                "trans_a = 1 (the activation transposed) is not a fully connected layer", ctx);
+  PRIMSEL_RETURN_IF_ERROR(detail::check_view("B", b, ctx));
+  PRIMSEL_CHECK(b.shape().rank() == 2 && b.layout() == Layout::nchw, ErrorCode::invalid_argument, "B must be 2-D", ctx);
+  const std::int64_t out = b.shape()[g.trans_b ? 0 : 1];
+  Tensor scaled_b, bias;
+  ConstTensorView weight = b;
+  if (g.alpha != 1.0f) {
+    PRIMSEL_ASSIGN_OR_RETURN(scaled_b, Tensor::create(b.shape()));
+    for (std::int64_t i = 0; i < b.shape().numel(); ++i) scaled_b.data<float>()[i] = g.alpha * b.data<float>()[i];
+    weight = scaled_b.view();
+  }
+  if (c.bytes() != nullptr && g.beta != 0.0f) {
+    PRIMSEL_RETURN_IF_ERROR(detail::check_view("C", c, ctx));
+    const Shape& cs = c.shape();
+    const bool per_column = cs == Shape{out} || cs == Shape({1, out});
+    const bool scalar = cs.numel() == 1 && cs.rank() <= 2;
+    PRIMSEL_CHECK(per_column || scalar, ErrorCode::unsupported,
+                  "C must broadcast along the batch ([" + std::to_string(out) + "] or [1, " + std::to_string(out) +
+                      "] or a scalar); a per-row C is not a bias",
+                  ctx);
+    PRIMSEL_ASSIGN_OR_RETURN(bias, Tensor::create({std::max<std::int64_t>(out, 1)}));
+    for (std::int64_t j = 0; j < out; ++j) bias.data<float>()[j] = g.beta * c.data<float>()[per_column ? j : 0];
+  }
+  auto p = Op::plan(weight, bias.empty() ? ConstTensorView{} : ConstTensorView(bias.bytes(), Shape{out}), g.activation,
+                    !g.trans_b);
+  if (!p) return std::move(p).error().with_context(ctx);
+  return p;
+}
+
+/// The shape, layout, aliasing and workspace checks of a fully connected layer `op` with the given features; `need`
+/// is the workspace the layer needs for x's batch.
+inline Status check_fully_connected(std::string_view op, std::int64_t in_features, std::int64_t out_features,
+                                    ConstTensorView x, ConstTensorView y, const Context& ctx, std::size_t need) {
+  const ErrorContext ectx = context(op, {{"x", x}, {"y", y}});
+  PRIMSEL_RETURN_IF_ERROR(check_view("input", x, ectx));
+  PRIMSEL_RETURN_IF_ERROR(check_view("output", y, ectx));
+  const Shape& xs = x.shape();
+  const std::string plan_says =
+      "the plan has " + std::to_string(in_features) + " inputs, " + std::to_string(out_features) + " outputs";
+  PRIMSEL_CHECK(xs.rank() == 2 || xs.rank() == 4, ErrorCode::invalid_argument, "input must be 2-D or 4-D", ectx);
+  PRIMSEL_CHECK(xs.numel() == xs[0] * in_features, ErrorCode::shape_mismatch,
+                "input has " + std::to_string(xs[0] > 0 ? xs.numel() / xs[0] : 0) + " features per row; " + plan_says,
+                ectx);
+  PRIMSEL_CHECK(x.layout() == Layout::nchw || (xs.h() == 1 && xs.w() == 1), ErrorCode::unsupported,
+                "a " + std::string(to_string(x.layout())) +
+                    " input with H x W > 1 does not flatten in channel-major order; convert it to nchw first",
+                ectx);
+  PRIMSEL_CHECK(y.shape() == Shape({xs[0], out_features}) && y.layout() == Layout::nchw, ErrorCode::shape_mismatch,
+                "output must be " + to_string(Shape{xs[0], out_features}) + " nchw; " + plan_says, ectx);
+  PRIMSEL_CHECK(!overlaps(x, y), ErrorCode::invalid_argument, "output overlaps the input", ectx);
+  PRIMSEL_CHECK(ctx.workspace.size() >= need, ErrorCode::invalid_argument,
+                "workspace has " + std::to_string(ctx.workspace.size()) + " bytes, needs " + std::to_string(need),
+                ectx);
+  PRIMSEL_CHECK(need == 0 || reinterpret_cast<std::uintptr_t>(ctx.workspace.data()) % tensor_alignment == 0,
+                ErrorCode::invalid_argument, "workspace is not 64-byte aligned", ectx);
+  return {};
+}
+
+}  // namespace detail
+
 struct FullyConnected {
   static constexpr std::string_view name = "FullyConnected";
   /// Batches up to this size take the matrix-vector path.
@@ -63,36 +132,7 @@ struct FullyConnected {
   /// into the packed weights and beta into the bias, so results may differ from the reference by an ulp unless
   /// both are 1.
   static Expected<Plan> plan_gemm(const GemmParams& g, ConstTensorView b, ConstTensorView c = {}) {
-    const ErrorContext ctx = detail::context("Gemm", {{"B", b}, {"C", c}});
-    PRIMSEL_CHECK(!g.trans_a, ErrorCode::unsupported,
-                  "trans_a = 1 (the activation transposed) is not a fully connected layer", ctx);
-    PRIMSEL_RETURN_IF_ERROR(detail::check_view("B", b, ctx));
-    PRIMSEL_CHECK(b.shape().rank() == 2 && b.layout() == Layout::nchw, ErrorCode::invalid_argument, "B must be 2-D",
-                  ctx);
-    const std::int64_t out = b.shape()[g.trans_b ? 0 : 1];
-    Tensor scaled_b, bias;
-    ConstTensorView weight = b;
-    if (g.alpha != 1.0f) {
-      PRIMSEL_ASSIGN_OR_RETURN(scaled_b, Tensor::create(b.shape()));
-      for (std::int64_t i = 0; i < b.shape().numel(); ++i) scaled_b.data<float>()[i] = g.alpha * b.data<float>()[i];
-      weight = scaled_b.view();
-    }
-    if (c.bytes() != nullptr && g.beta != 0.0f) {
-      PRIMSEL_RETURN_IF_ERROR(detail::check_view("C", c, ctx));
-      const Shape& cs = c.shape();
-      const bool per_column = cs == Shape{out} || cs == Shape({1, out});
-      const bool scalar = cs.numel() == 1 && cs.rank() <= 2;
-      PRIMSEL_CHECK(per_column || scalar, ErrorCode::unsupported,
-                    "C must broadcast along the batch ([" + std::to_string(out) + "] or [1, " + std::to_string(out) +
-                        "] or a scalar); a per-row C is not a bias",
-                    ctx);
-      PRIMSEL_ASSIGN_OR_RETURN(bias, Tensor::create({std::max<std::int64_t>(out, 1)}));
-      for (std::int64_t j = 0; j < out; ++j) bias.data<float>()[j] = g.beta * c.data<float>()[per_column ? j : 0];
-    }
-    auto p = plan(weight, bias.empty() ? ConstTensorView{} : ConstTensorView(bias.bytes(), Shape{out}), g.activation,
-                  !g.trans_b);
-    if (!p) return std::move(p).error().with_context(ctx);
-    return p;
+    return detail::plan_gemm_as<FullyConnected>(g, b, c);
   }
 
   /// Scratch run() needs for a batch of `batch` rows on `threads` threads.
@@ -105,30 +145,8 @@ struct FullyConnected {
   /// layout (so global pooling's nchw16c output feeds the classifier directly). y: [N, OUT] nchw. The workspace
   /// must hold workspace_bytes(p, N, ctx.threads()), 64-byte aligned.
   static Status check(const Plan& p, ConstTensorView x, ConstTensorView y, const Context& ctx) {
-    const ErrorContext ectx = detail::context(name, {{"x", x}, {"y", y}});
-    PRIMSEL_RETURN_IF_ERROR(detail::check_view("input", x, ectx));
-    PRIMSEL_RETURN_IF_ERROR(detail::check_view("output", y, ectx));
-    const Shape& xs = x.shape();
-    const std::string plan_says =
-        "the plan has " + std::to_string(p.in_features) + " inputs, " + std::to_string(p.out_features) + " outputs";
-    PRIMSEL_CHECK(xs.rank() == 2 || xs.rank() == 4, ErrorCode::invalid_argument, "input must be 2-D or 4-D", ectx);
-    PRIMSEL_CHECK(xs.numel() == xs[0] * p.in_features, ErrorCode::shape_mismatch,
-                  "input has " + std::to_string(xs[0] > 0 ? xs.numel() / xs[0] : 0) + " features per row; " + plan_says,
-                  ectx);
-    PRIMSEL_CHECK(x.layout() == Layout::nchw || (xs.h() == 1 && xs.w() == 1), ErrorCode::unsupported,
-                  "a " + std::string(to_string(x.layout())) +
-                      " input with H x W > 1 does not flatten in channel-major order; convert it to nchw first",
-                  ectx);
-    PRIMSEL_CHECK(y.shape() == Shape({xs[0], p.out_features}) && y.layout() == Layout::nchw, ErrorCode::shape_mismatch,
-                  "output must be " + to_string(Shape{xs[0], p.out_features}) + " nchw; " + plan_says, ectx);
-    PRIMSEL_CHECK(!detail::overlaps(x, y), ErrorCode::invalid_argument, "output overlaps the input", ectx);
-    const std::size_t need = workspace_bytes(p, xs[0], ctx.threads());
-    PRIMSEL_CHECK(ctx.workspace.size() >= need, ErrorCode::invalid_argument,
-                  "workspace has " + std::to_string(ctx.workspace.size()) + " bytes, needs " + std::to_string(need),
-                  ectx);
-    PRIMSEL_CHECK(need == 0 || reinterpret_cast<std::uintptr_t>(ctx.workspace.data()) % tensor_alignment == 0,
-                  ErrorCode::invalid_argument, "workspace is not 64-byte aligned", ectx);
-    return {};
+    return detail::check_fully_connected(name, p.in_features, p.out_features, x, y, ctx,
+                                         workspace_bytes(p, x.shape().rank() > 0 ? x.shape()[0] : 0, ctx.threads()));
   }
 
   static void run(const Plan& p, ConstTensorView x, TensorView y, const Context& ctx) noexcept {
