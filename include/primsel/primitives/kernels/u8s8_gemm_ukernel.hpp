@@ -145,8 +145,10 @@ inline __m512i u8s8_requantize16_high(__m512i v, const std::int32_t* mult, const
   const __m512i zero = _mm512_setzero_si512();
   const __m512i mag = NonNeg ? _mm512_maskz_max_epi32(all16, v, zero) : _mm512_maskz_abs_epi32(all16, v);
   const __m512i p_even = _mm512_maskz_mul_epu32(all8, mag, _mm512_loadu_si512(mult));
+  // The odd lanes moved down by a dword shuffle (port 5), not a 64-bit shift: with 512-bit vectors the dot products,
+  // the multiplies and the shifts all compete for port 0 on Intel cores.
   const __m512i p_odd =
-      _mm512_maskz_mul_epu32(all8, _mm512_maskz_srli_epi64(all8, mag, 32), _mm512_loadu_si512(mult + 1));
+      _mm512_maskz_mul_epu32(all8, _mm512_maskz_shuffle_epi32(all16, mag, _MM_PERM_DDBB), _mm512_loadu_si512(mult + 1));
   // Even lanes take the high dword of p_even's qword, odd lanes already hold p_odd's.
   __m512i r = _mm512_mask_shuffle_epi32(p_odd, 0x5555, p_even, _MM_PERM_DDBB);
   r = _mm512_maskz_srlv_epi32(all16, _mm512_add_epi32(r, _mm512_loadu_si512(round)), _mm512_loadu_si512(shift));
