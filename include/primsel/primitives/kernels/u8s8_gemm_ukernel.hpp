@@ -4,7 +4,8 @@
 // activations in [0, 127]), NEON dot product (sdot: s8 x s8, so A is stored as a - 128) and a scalar kernel that
 // always compiles and is the reference. Also the output stage of a row: zero-point correction, bias,
 // requantisation to u8 (quant::requantize, vectorised bit-exactly) or plain s32; and the same stage done in
-// registers (u8s8_requantize64), which the AVX-512 kernel's fused variant and the depthwise kernel finish with.
+// registers (u8s8_requantize64), which the AVX-512 kernels' fused variants (gemm::u8s8_kernel_for picks them at
+// small K) and the depthwise kernel finish with.
 #pragma once
 
 #include <algorithm>
