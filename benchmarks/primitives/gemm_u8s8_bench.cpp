@@ -99,10 +99,12 @@ void BM_sgemm(benchmark::State& state) {
   report(state, hw, oc, k);
 }
 
-// {M = HW, N = OC, K}: square; resnet18 3x3 convs of layers 1-4 (im2col); the 1x1 downsamples of layers 2-4.
-const std::vector<std::vector<std::int64_t>> shapes = {{1024, 1024, 1024}, {3136, 64, 576}, {784, 128, 1152},
-                                                       {196, 256, 2304},   {49, 512, 4608}, {784, 128, 64},
-                                                       {196, 256, 128},    {49, 512, 256}};
+// {M = HW, N = OC, K}: square; resnet18 3x3 convs of layers 1-4 (im2col); the 1x1 downsamples of layers 2-4;
+// mobilenet_v2's small-K 1x1 layers (output-stage bound: the kernels that requantise in registers win there).
+const std::vector<std::vector<std::int64_t>> shapes = {
+    {1024, 1024, 1024}, {3136, 64, 576}, {784, 128, 1152}, {196, 256, 2304}, {49, 512, 4608},
+    {784, 128, 64},     {196, 256, 128}, {49, 512, 256},   {12544, 16, 32},  {12544, 96, 16},
+    {3136, 24, 96},     {3136, 144, 24}, {784, 192, 32},   {196, 384, 64},   {49, 960, 160}};
 
 void args(benchmark::internal::Benchmark* b, bool all_kernels) {
   for (const auto& s : shapes)

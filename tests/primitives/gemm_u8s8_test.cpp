@@ -3,6 +3,7 @@
 // sweep that straddles every tile, K not a multiple of 4, zero points at the edges, 1 and 2 threads, both outputs.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <vector>
@@ -22,16 +23,17 @@ struct U8S8Case {
   bool requantize = false;
   bool bias = false;
   bool trans_b = false;
-  std::int64_t pad = 0;  // extra columns in A's rows, and in C's, which must stay untouched
+  std::int64_t pad = 0;      // extra columns in A's rows, and in C's, which must stay untouched
   bool small_reals = false;  // every multiplier below 1/4: the fused output stage's `high` form
   bool relu = false;         // lo = output zero point: its `high_nonneg` form
+  bool relu6 = false;        // with relu: hi a few dozen steps above the zero point (Relu6's clamp)
 };
 
 std::string describe(const U8S8Case& t, const kernels::U8S8Ukernel& kr) {
   return std::string(kr.name) + " m " + std::to_string(t.m) + " n " + std::to_string(t.n) + " k " +
          std::to_string(t.k) + " zp " + std::to_string(t.zp) + " threads " + std::to_string(t.threads) +
          (t.requantize ? " u8" : " s32") + (t.bias ? " bias" : "") + (t.trans_b ? " trans_b" : "") +
-         (t.small_reals ? " small reals" : "") + (t.relu ? " relu" : "");
+         (t.small_reals ? " small reals" : "") + (t.relu ? " relu" : "") + (t.relu6 ? " relu6" : "");
 }
 
 // 64-byte aligned scratch.
@@ -67,7 +69,9 @@ void check_u8s8(const U8S8Case& t, const kernels::U8S8Ukernel& kr) {
     const auto fm = quant::quantize_multiplier(real).value();
     mult[j] = fm.multiplier, shift[j] = fm.shift;
   }
-  const std::int32_t out_zp = static_cast<std::int32_t>(rng.below(256)), out_lo = t.relu ? out_zp : 3, out_hi = 250;
+  const std::int32_t out_zp = static_cast<std::int32_t>(rng.below(256)), out_lo = t.relu ? out_zp : 3;
+  const std::int32_t out_hi =
+      t.relu6 ? std::min<std::int32_t>(255, out_zp + 1 + static_cast<std::int32_t>(rng.below(60))) : 250;
 
   const std::int64_t ldc = t.n + t.pad;
   std::vector<std::int32_t> expected(static_cast<std::size_t>(t.m * ldc), -7);
@@ -129,8 +133,8 @@ TEST_CASE("gemm_u8s8 with the default kernel equals the integer reference over a
         ++index;
         for (int z = 0; z < 3; ++z)
           check_u8s8({m, n, k, edge_zp(z, kernels::u8s8_default_ukernel), 1 + (index + z) % 2, (index + z) % 2 == 0,
-                 index % 3 == 0},
-                kernels::u8s8_default_ukernel);
+                      index % 3 == 0},
+                     kernels::u8s8_default_ukernel);
       }
 }
 
@@ -161,21 +165,48 @@ TEST_CASE("gemm_u8s8 over K and N blocks, transposed weights, strided output and
 }
 
 TEST_CASE("the in-register output stage in its three forms, over tiles, K blocks and threads") {
-  // Reals below 1/4 take the `high` form (with lo = zero point: `high_nonneg`); one real >= 1/4 in a column block
-  // sends it to `general` (the other cases above).
-  for (const auto& kr : {kernels::u8s8_default_ukernel, kernels::u8s8_kernels.back()}) {
+  // Reals below 1/4 take the `high` form (with lo = zero point: `high_nonneg`, and Relu6's upper bound); one real
+  // >= 1/4 in a column block sends it to `general` (the other cases above). Every kernel that requantises in
+  // registers, the default and the scalar one.
+  for (const auto& kr : kernels::u8s8_kernels) {
+    if (!kr.requant && kr.name != kernels::u8s8_default_ukernel.name && kr.name != kernels::u8s8_kernels.back().name)
+      continue;
     int index = 0;
-    for (std::int64_t m : {1, 7, 100})
-      for (std::int64_t n : {1, 17, 64, 100, 300})
+    for (std::int64_t m : {1, 7, 13, 100})
+      for (std::int64_t n : {1, 16, 17, 24, 40, 64, 96, 100, 300})
         for (std::int64_t k : {4, 16, 33, 600}) {
           ++index;
-          for (bool relu : {false, true}) {
+          for (int act = 0; act < 3; ++act) {
             U8S8Case c{m, n, k, edge_zp(index, kr), 1 + index % 2, true, index % 3 != 0, index % 2 == 0, index % 4};
-            c.small_reals = true, c.relu = relu;
+            c.small_reals = true, c.relu = act > 0, c.relu6 = act == 2;
             check_u8s8(c, kr);
           }
         }
   }
+}
+
+TEST_CASE("u8s8_kernel_for: small K takes a kernel requantising in registers, fitted to N; large K the default") {
+  const auto& def = kernels::u8s8_default_ukernel;
+  CHECK(u8s8_kernel_for(u8s8_fused_max_k + 1, 16).name == def.name);
+  for (std::int64_t n : {1, 16, 24, 32, 96, 144, 160, 1280})
+    for (std::int64_t k : {std::int64_t{1}, std::int64_t{16}, std::int64_t{32}, u8s8_fused_max_k}) {
+      const auto& kr = u8s8_kernel_for(k, n);
+      INFO("k " << k << " n " << n << ": " << kr.name);
+      // Whatever it picks reads activations as the default kernel does (the primitives' range checks use it).
+      CHECK(kr.a_range == def.a_range);
+      CHECK(kr.a_xor == def.a_xor);
+      const bool any_fused = std::any_of(kernels::u8s8_kernels.begin(), kernels::u8s8_kernels.end(),
+                                         [&](const auto& x) { return x.requant && x.a_range == def.a_range; });
+#if !defined(PRIMSEL_FORCE_SCALAR)
+      CHECK((kr.requant != nullptr) == any_fused);
+      // No fused kernel pads N further than another would.
+      for (const auto& x : kernels::u8s8_kernels)
+        if (x.requant && x.a_range == def.a_range) CHECK(gemm::detail::up(n, kr.nr) <= gemm::detail::up(n, x.nr));
+#else
+      CHECK(kr.name == def.name);
+      (void)any_fused;
+#endif
+    }
 }
 
 #if defined(__AVX512F__) && defined(__AVX512BW__)
@@ -192,8 +223,7 @@ TEST_CASE("the high-dword requantisation equals quant::requantize at its edges")
              : pick == 2 ? static_cast<std::int32_t>(rng.below(3)) - 1
                          : static_cast<std::int32_t>(rng.next_u32() >> rng.below(31)) * (rng.below(2) ? 1 : -1);
       shift[i] = 33 + static_cast<std::int32_t>(rng.below(30));
-      mult[i] = rng.below(4) == 0 ? std::int32_t{1} << 30
-                                  : static_cast<std::int32_t>((1u << 30) + rng.below(1u << 30));
+      mult[i] = rng.below(4) == 0 ? std::int32_t{1} << 30 : static_cast<std::int32_t>((1u << 30) + rng.below(1u << 30));
       if (trial % 50 == 0 && i == 3) mult[i] = 0;
       if (pick == 3) v[i] = std::int32_t{1} << std::min(30, shift[i] - 31);  // * 2^30 is a tie after >> shift
       if (pick == 4) v[i] = -(std::int32_t{1} << std::min(28, shift[i] - 31)) * 3;

@@ -36,8 +36,21 @@ TEST_CASE("conv1x1_u8s8 is exact over a shape sweep") {
 TEST_CASE("conv1x1_u8s8: grouped with in-place and packed rows, large M over threads") {
   if (!Conv1x1U8S8::supports(ConvDesc{})) return;  // declined on this target (see int8_primitives_test)
   QuantConvTester().ic(64).oc(32).groups(4).hw(17, 17).threads(2).check<Conv1x1U8S8>();  // IC/g 16: in place
-  QuantConvTester().ic(66).oc(33).groups(3).hw(13, 13).check<Conv1x1U8S8>();              // IC/g 22: packed
+  QuantConvTester().ic(66).oc(33).groups(3).hw(13, 13).check<Conv1x1U8S8>();             // IC/g 22: packed
   QuantConvTester().ic(64).oc(64).hw(56, 56).batch(2).threads(2).activation(Activation::relu6()).check<Conv1x1U8S8>();
   const double e = QuantConvTester().ic(256).oc(64).hw(14, 14).check<Conv1x1U8S8>();
   CHECK(e <= 2.0);  // see the im2col accuracy test
+}
+
+TEST_CASE("conv1x1_u8s8 on MobileNet-shaped small-K layers (the kernels chosen by N), 1 and 2 threads") {
+  if (!Conv1x1U8S8::supports(ConvDesc{})) return;  // declined on this target (see int8_primitives_test)
+  int index = 0;
+  for (std::int64_t ic : {16, 24, 32, 96})
+    for (std::int64_t oc : {16, 24, 32, 96, 144, 160}) {
+      ++index;
+      QuantConvTester t;
+      t.ic(ic).oc(oc).hw(index % 2 ? 14 : 9, 9).threads(1 + index % 2).input_zero_point(index % 3 ? 128 : 0);
+      t.activation(index % 3 == 0 ? Activation::none() : Activation::relu6()).bias(index % 4 != 0);
+      t.check<Conv1x1U8S8>();
+    }
 }

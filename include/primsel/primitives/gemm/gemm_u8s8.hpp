@@ -53,6 +53,29 @@ constexpr std::int64_t block_nc(const U8S8Ukernel& k) noexcept {
 }
 }  // namespace detail
 
+/// K up to which u8s8_kernel_for prefers a kernel with the output stage in registers: one K block, so the GEMM never
+/// touches its s32 block buffer (at K <= 160 that round trip and the 64-bit requantisation cost more than the dot
+/// products: 2-4x faster fused). Beyond it, the 24-accumulator unfused tile: fused measured 0.9-1.2x there.
+inline constexpr std::int64_t u8s8_fused_max_k = u8s8_blocking.kc;
+
+/// The micro-kernel for a GEMM of K x N with u8 output (pack B with it). Small K: among the kernels that requantise
+/// in registers (and read A like the default one), the one computing fewest padded columns, the widest on a tie
+/// (N = 16: 16 columns, not 64; N = 96: 2 x 48, not 2 x 64). Otherwise, or with PRIMSEL_FORCE_SCALAR, the default.
+inline const U8S8Ukernel& u8s8_kernel_for(std::int64_t k, std::int64_t n) noexcept {
+  const U8S8Ukernel* best = &kernels::u8s8_default_ukernel;
+#if !defined(PRIMSEL_FORCE_SCALAR)
+  if (k > u8s8_fused_max_k) return *best;
+  const auto& def = kernels::u8s8_default_ukernel;
+  std::int64_t best_cols = std::numeric_limits<std::int64_t>::max();
+  for (const U8S8Ukernel& kr : kernels::u8s8_kernels) {
+    if (!kr.requant || kr.a_xor != def.a_xor || kr.a_range != def.a_range || kr.strided_a != def.strided_a) continue;
+    const std::int64_t cols = (n + kr.nr - 1) / kr.nr * kr.nr;
+    if (cols < best_cols || (cols == best_cols && kr.nr > best->nr)) best = &kr, best_cols = cols;
+  }
+#endif
+  return *best;
+}
+
 /// Operand description: element (i, j) is data[trans ? j * ld + i : i * ld + j].
 template <class T>
 struct IntMatrixRef {
@@ -227,7 +250,7 @@ struct APanels {
 
 /// Column constants of the in-register output stage for columns [j0, j0 + n) of one column block, in `buf`
 /// ([4][u8s8_fused_cols], on the caller's stack): `general` unless every column has the `high` form.
-inline constexpr std::int64_t u8s8_fused_cols = std::max<std::int64_t>(u8s8_blocking.nc, 64) + 16;
+inline constexpr std::int64_t u8s8_fused_cols = std::max<std::int64_t>(u8s8_blocking.nc, 64) + 64 + 16;
 inline kernels::U8S8FusedStage u8s8_fused_stage(const kernels::U8S8Epilogue& e, std::int64_t j0, std::int64_t n,
                                                 std::int32_t (*buf)[u8s8_fused_cols]) noexcept {
   std::int32_t *corr = buf[0], *mult = buf[1], *shift = buf[2], *round = buf[3];
@@ -244,7 +267,7 @@ inline kernels::U8S8FusedStage u8s8_fused_stage(const kernels::U8S8Epilogue& e, 
   if (!high)
     for (std::int64_t j = 0; j < u8s8_fused_cols; ++j) shift[j] = j < n ? e.shift[j0 + j] : 1, round[j] = 0;
   using kernels::U8S8Requant;
-  const U8S8Requant mode = !high ? U8S8Requant::general
+  const U8S8Requant mode = !high                  ? U8S8Requant::general
                            : e.lo >= e.zero_point ? U8S8Requant::high_nonneg
                                                   : U8S8Requant::high;
   return {corr, mult, shift, round, e.zero_point, e.lo, e.hi, mode};
@@ -266,8 +289,8 @@ inline void u8s8_macro(const APanels& a, const PackedU8S8B& b, std::int32_t a_ze
                                 out.zero_point,
                                 out.lo,
                                 out.hi};
-  const bool fused = out.u8 && kr.requant && ncb + nr <= u8s8_fused_cols &&
-                     kernels::u8s8_fusable(out.zero_point, out.lo, out.hi);
+  const bool fused =
+      out.u8 && kr.requant && ncb + nr <= u8s8_fused_cols && kernels::u8s8_fusable(out.zero_point, out.lo, out.hi);
   alignas(64) std::int32_t consts[4][u8s8_fused_cols];
   for (std::int64_t jc = n0; jc < n1; jc += ncb) {
     const std::int64_t nc = std::min(ncb, n1 - jc);
@@ -292,8 +315,7 @@ inline void u8s8_macro(const APanels& a, const PackedU8S8B& b, std::int32_t a_ze
             const std::int64_t a_row = direct ? a.lda : 4, a_group = direct ? 4 : mr * 4;
             if (finish)
               kr.requant(gc, ap, a_row, a_group, bp, g0 > 0 ? acc + ir * ld + jr : nullptr, ld, tile,
-                         std::min(mr, mc - ir), std::min(nr, nc - jr), out.u8 + (ic + ir) * out.ldc + jc + jr,
-                         out.ldc);
+                         std::min(mr, mc - ir), std::min(nr, nc - jr), out.u8 + (ic + ir) * out.ldc + jc + jr, out.ldc);
             else
               kr.fn(gc, ap, a_row, a_group, bp, acc + ir * ld + jr, ld, g0 > 0);
           }

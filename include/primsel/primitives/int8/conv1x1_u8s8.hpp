@@ -43,7 +43,8 @@ struct Conv1x1U8S8 {
     for (std::int64_t g = 0; g < d.groups; ++g) {
       // OIHW with 1x1 taps is [OC][IC/g]: group g's rows are B transposed.
       const std::int8_t* wg = qc.weight.data() + g * ocg * icg;
-      PRIMSEL_ASSIGN_OR_RETURN(auto packed, gemm::PackedU8S8B::pack({wg, icg, true}, icg, ocg));
+      PRIMSEL_ASSIGN_OR_RETURN(auto packed,
+                               gemm::PackedU8S8B::pack({wg, icg, true}, icg, ocg, gemm::u8s8_kernel_for(icg, ocg)));
       p.weights.push_back(std::move(packed));
     }
     return p;
@@ -56,7 +57,8 @@ struct Conv1x1U8S8 {
   }
 
   static std::size_t workspace_bytes(const ConvDesc& d, int threads) {
-    return gemm::u8s8_workspace_bytes(d.n * d.ih * d.iw, d.ic_per_group(), kernels::u8s8_default_ukernel, threads);
+    return gemm::u8s8_workspace_bytes(d.n * d.ih * d.iw, d.ic_per_group(),
+                                      gemm::u8s8_kernel_for(d.ic_per_group(), d.oc_per_group()), threads);
   }
 
   static void run(const Plan& p, ConstTensorView in, TensorView out, const Context& ctx) noexcept {

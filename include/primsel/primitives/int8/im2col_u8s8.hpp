@@ -51,7 +51,7 @@ struct Im2colU8S8 {
           for (std::int64_t t = 0; t < taps; ++t)
             b[static_cast<std::size_t>(j * p.k4 + t * icg + c)] =
                 qc.weight[static_cast<std::size_t>(((g * ocg + j) * icg + c) * taps + t)];
-      PRIMSEL_ASSIGN_OR_RETURN(auto packed, gemm::PackedU8S8B::pack({b.data(), p.k4, true}, p.k4, ocg));
+      PRIMSEL_ASSIGN_OR_RETURN(auto packed, gemm::PackedU8S8B::pack({b.data(), p.k4, true}, p.k4, ocg, kernel(d)));
       p.weights.push_back(std::move(packed));
     }
     return p;
@@ -65,8 +65,9 @@ struct Im2colU8S8 {
   }
 
   static std::size_t workspace_bytes(const ConvDesc& d, int threads) {
-    const auto& kr = kernels::u8s8_default_ukernel;
-    if (blocked(d, threads)) return static_cast<std::size_t>(threads) * (block_col_bytes(d) + gemm::u8s8_block_bytes(kr));
+    const auto& kr = kernel(d);
+    if (blocked(d, threads))
+      return static_cast<std::size_t>(threads) * (block_col_bytes(d) + gemm::u8s8_block_bytes(kr));
     const std::int64_t m = d.n * d.oh * d.ow;
     return col_bytes(d, m) + (in_place() ? gemm::u8s8_packed_workspace_bytes(kr, threads)
                                          : gemm::u8s8_workspace_bytes(m, row_length(d), kr, threads));
@@ -93,8 +94,8 @@ struct Im2colU8S8 {
         // the rows are still in L2.
         const std::int64_t rows = block_rows(d), blocks = (m + rows - 1) / rows;
         auto work = [&](std::int64_t b0, std::int64_t b1, int t) {
-          std::byte* mine = ctx.workspace.data() + static_cast<std::size_t>(t) * (block_col_bytes(d) +
-                                                                                  gemm::u8s8_block_bytes(b.kernel()));
+          std::byte* mine = ctx.workspace.data() +
+                            static_cast<std::size_t>(t) * (block_col_bytes(d) + gemm::u8s8_block_bytes(b.kernel()));
           auto* col = reinterpret_cast<std::uint8_t*>(mine);
           const std::span<std::byte> gemm_ws{mine + block_col_bytes(d), gemm::u8s8_block_bytes(b.kernel())};
           for (std::int64_t blk = b0; blk < b1; ++blk) {
@@ -138,6 +139,10 @@ struct Im2colU8S8 {
 
  private:
   static std::int64_t row_length(const ConvDesc& d) noexcept { return (d.kh * d.kw * d.ic_per_group() + 3) / 4 * 4; }
+  /// The GEMM's micro-kernel for this layer's K and N (the plan packs B for it).
+  static const kernels::U8S8Ukernel& kernel(const ConvDesc& d) noexcept {
+    return gemm::u8s8_kernel_for(row_length(d), d.oc_per_group());
+  }
   /// The micro-kernel reads row-major A in place (every x86 kernel); otherwise the GEMM packs the rows.
   static constexpr bool in_place() noexcept {
     const auto& kr = kernels::u8s8_default_ukernel;
@@ -146,7 +151,7 @@ struct Im2colU8S8 {
   /// Rows of a block: whole GEMM row blocks (so B is reused as the GEMM would reuse it) of about
   /// block_target_bytes.
   static std::int64_t block_rows(const ConvDesc& d) noexcept {
-    const std::int64_t mc = gemm::detail::block_mc(kernels::u8s8_default_ukernel);
+    const std::int64_t mc = gemm::detail::block_mc(kernel(d));
     return mc * std::max<std::int64_t>(1, block_target_bytes / (mc * row_length(d)));
   }
   /// Blocks of rows, one thread each, when there are enough of them to share (a thread's blocks each read all of
@@ -158,7 +163,7 @@ struct Im2colU8S8 {
   }
   /// `rows` im2col rows rounded up to the micro-kernel's MR (read in place, see gemm_u8s8_rows_padded).
   static std::size_t col_bytes(const ConvDesc& d, std::int64_t rows) noexcept {
-    const std::int64_t mr = kernels::u8s8_default_ukernel.mr;
+    const std::int64_t mr = kernel(d).mr;
     return static_cast<std::size_t>(
         gemm::detail::up((rows + mr - 1) / mr * mr * row_length(d), static_cast<std::int64_t>(tensor_alignment)));
   }

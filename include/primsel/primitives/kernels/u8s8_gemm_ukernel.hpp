@@ -4,9 +4,11 @@
 // activations in [0, 127]), NEON dot product (sdot: s8 x s8, so A is stored as a - 128) and a scalar kernel that
 // always compiles and is the reference. Also the output stage of a row: zero-point correction, bias,
 // requantisation to u8 (quant::requantize, vectorised bit-exactly) or plain s32; and the same stage done in
-// registers (u8s8_requantize64), which the AVX-512 kernel's fused variant and the depthwise kernel finish with.
+// registers (u8s8_requantize64), which the AVX-512 kernels' fused variants (gemm::u8s8_kernel_for picks them at
+// small K) and the depthwise kernel finish with.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <cstring>
@@ -144,8 +146,10 @@ inline __m512i u8s8_requantize16_high(__m512i v, const std::int32_t* mult, const
   const __m512i zero = _mm512_setzero_si512();
   const __m512i mag = NonNeg ? _mm512_maskz_max_epi32(all16, v, zero) : _mm512_maskz_abs_epi32(all16, v);
   const __m512i p_even = _mm512_maskz_mul_epu32(all8, mag, _mm512_loadu_si512(mult));
+  // The odd lanes moved down by a dword shuffle (port 5), not a 64-bit shift: with 512-bit vectors the dot products,
+  // the multiplies and the shifts all compete for port 0 on Intel cores.
   const __m512i p_odd =
-      _mm512_maskz_mul_epu32(all8, _mm512_maskz_srli_epi64(all8, mag, 32), _mm512_loadu_si512(mult + 1));
+      _mm512_maskz_mul_epu32(all8, _mm512_maskz_shuffle_epi32(all16, mag, _MM_PERM_DDBB), _mm512_loadu_si512(mult + 1));
   // Even lanes take the high dword of p_even's qword, odd lanes already hold p_odd's.
   __m512i r = _mm512_mask_shuffle_epi32(p_odd, 0x5555, p_even, _MM_PERM_DDBB);
   r = _mm512_maskz_srlv_epi32(all16, _mm512_add_epi32(r, _mm512_loadu_si512(round)), _mm512_loadu_si512(shift));
@@ -167,11 +171,10 @@ inline __m512i u8s8_requantize64(const __m512i (&acc)[4], const U8S8FusedStage& 
       continue;
     }
     if constexpr (Mode == U8S8Requant::general)
-      r[q] = u8s8_requantize16(acc[q], _mm512_loadu_si512(st.mult + c), _mm512_loadu_si512(st.shift + c),
-                               st.zero_point, st.lo, st.hi);
+      r[q] = u8s8_requantize16(acc[q], _mm512_loadu_si512(st.mult + c), _mm512_loadu_si512(st.shift + c), st.zero_point,
+                               st.lo, st.hi);
     else
-      r[q] = u8s8_requantize16_high<Mode == U8S8Requant::high_nonneg>(acc[q], st.mult + c, st.shift + c,
-                                                                      st.round + c);
+      r[q] = u8s8_requantize16_high<Mode == U8S8Requant::high_nonneg>(acc[q], st.mult + c, st.shift + c, st.round + c);
   }
   __m512i w01 = _mm512_packs_epi32(r[0], r[1]), w23 = _mm512_packs_epi32(r[2], r[3]);
   if constexpr (Mode == U8S8Requant::general) return _mm512_packus_epi16(w01, w23);  // already in [lo, hi]
@@ -229,14 +232,14 @@ void u8s8_gemm_avx512vnni(std::int64_t k4, const std::uint8_t* a, std::int64_t a
     }
 }
 
-// The MR x 64 tile again, finished in registers: accumulators start at the column corrections, and each row is
-// requantised, packed to bytes and stored with a byte mask for the last columns. NV < 4 serves a narrow last tile
-// (N = 16, 24, 96, ...: MobileNet's project layers) without the dot products and requantisation of absent columns.
-template <int MR, int NV, U8S8Requant Mode>
-void u8s8_gemm_requant_avx512vnni_body(std::int64_t k4, const std::uint8_t* a, std::int64_t a_row,
-                                       std::int64_t a_group, const std::int8_t* b, const std::int32_t* partial,
-                                       std::int64_t ldp, const U8S8FusedStage& st, std::int64_t rows,
-                                       std::int64_t cols, std::uint8_t* out, std::int64_t ldo) noexcept {
+// An MR x 16 * NVP tile (B panels NVP vectors wide), finished in registers: accumulators start at the column
+// corrections, and each row is requantised, packed to bytes and stored with a byte mask for the last columns.
+// NV < NVP serves a narrow last tile without the dot products and requantisation of absent columns.
+template <int MR, int NVP, int NV, U8S8Requant Mode>
+__attribute__((always_inline)) inline void u8s8_gemm_requant_avx512vnni_body(
+    std::int64_t k4, const std::uint8_t* a, std::int64_t a_row, std::int64_t a_group, const std::int8_t* b,
+    const std::int32_t* partial, std::int64_t ldp, const U8S8FusedStage& st, std::int64_t rows, std::int64_t cols,
+    std::uint8_t* out, std::int64_t ldo) noexcept {
   __m512i acc[MR][4];
 #pragma GCC unroll 4
   for (int v = 0; v < 4; ++v) {
@@ -248,7 +251,7 @@ void u8s8_gemm_requant_avx512vnni_body(std::int64_t k4, const std::uint8_t* a, s
   for (std::int64_t k = 0; k < k4; ++k) {
     __m512i bv[NV];
 #pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) bv[v] = _mm512_loadu_si512(b + (k * 4 + v) * 64);
+    for (int v = 0; v < NV; ++v) bv[v] = _mm512_loadu_si512(b + (k * NVP + v) * 64);
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i) {
       const __m512i av = _mm512_set1_epi32(detail::load_u32(a + i * a_row + k * a_group));
@@ -267,29 +270,33 @@ void u8s8_gemm_requant_avx512vnni_body(std::int64_t k4, const std::uint8_t* a, s
   }
 }
 
-template <int MR, U8S8Requant Mode>
-void u8s8_gemm_requant_avx512vnni_mode(std::int64_t k4, const std::uint8_t* a, std::int64_t a_row,
-                                       std::int64_t a_group, const std::int8_t* b, const std::int32_t* partial,
-                                       std::int64_t ldp, const U8S8FusedStage& st, std::int64_t rows,
-                                       std::int64_t cols, std::uint8_t* out, std::int64_t ldo) noexcept {
-  constexpr auto body = []<int NV>() { return &u8s8_gemm_requant_avx512vnni_body<MR, NV, Mode>; };
-  const auto fn = cols <= 16   ? body.template operator()<1>()
-                  : cols <= 32 ? body.template operator()<2>()
-                  : cols <= 48 ? body.template operator()<3>()
-                               : body.template operator()<4>();
-  fn(k4, a, a_row, a_group, b, partial, ldp, st, rows, cols, out, ldo);
-}
-
-template <int MR>
+// One indirect call per tile (the kernel table's): the form and the tile's width are branches to inlined bodies
+// (two more indirect calls per tile cost ~10% at K = 16).
+template <int MR, int NVP>
 void u8s8_gemm_requant_avx512vnni(std::int64_t k4, const std::uint8_t* a, std::int64_t a_row, std::int64_t a_group,
                                   const std::int8_t* b, const std::int32_t* partial, std::int64_t ldp,
                                   const U8S8FusedStage& st, std::int64_t rows, std::int64_t cols, std::uint8_t* out,
                                   std::int64_t ldo) noexcept {
-  constexpr auto mode = []<U8S8Requant M>() { return &u8s8_gemm_requant_avx512vnni_mode<MR, M>; };
-  const auto fn = st.mode == U8S8Requant::general ? mode.template operator()<U8S8Requant::general>()
-                  : st.mode == U8S8Requant::high  ? mode.template operator()<U8S8Requant::high>()
-                                                  : mode.template operator()<U8S8Requant::high_nonneg>();
-  fn(k4, a, a_row, a_group, b, partial, ldp, st, rows, cols, out, ldo);
+  auto run = [&]<U8S8Requant Mode>() {
+    auto body = [&]<int NV>() {
+      u8s8_gemm_requant_avx512vnni_body<MR, NVP, std::min(NV, NVP), Mode>(k4, a, a_row, a_group, b, partial, ldp, st,
+                                                                          rows, cols, out, ldo);
+    };
+    if (cols <= 16)
+      body.template operator()<1>();
+    else if (cols <= 32)
+      body.template operator()<2>();
+    else if (cols <= 48)
+      body.template operator()<3>();
+    else
+      body.template operator()<4>();
+  };
+  if (st.mode == U8S8Requant::general)
+    run.template operator()<U8S8Requant::general>();
+  else if (st.mode == U8S8Requant::high)
+    run.template operator()<U8S8Requant::high>();
+  else
+    run.template operator()<U8S8Requant::high_nonneg>();
 }
 #endif
 
@@ -378,9 +385,18 @@ void u8s8_gemm_neondot(std::int64_t k4, const std::uint8_t* a, std::int64_t, std
 inline constexpr auto u8s8_kernels = std::to_array<U8S8Ukernel>({
 #if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VNNI__)
   // 6 x 64: 24 of 32 zmm accumulate, as in the f32 kernel; 8x48, 12x32, 14x32 measured within noise on Zen 5.
-  // Its fused variant (u8s8_gemm_requant_avx512vnni<6>) stays unregistered: on Zen 5 it measured 0.5-1.0x the
-  // unfused GEMM on MobileNet's 1x1 layers (requantising beside 24 live accumulators spills).
   {"u8s8-gemm-6x64c4-avx512vnni", 6, 64, &u8s8_gemm_avx512vnni<6, 4>},
+      // The output stage in registers, for small K (MobileNet's 1x1 layers: K 16-192) where it costs more than the dot
+      // products; gemm::u8s8_kernel_for picks by N. XNNPACK's qs8 MRxNRc4 kernels keep their output stage in registers
+      // too. On Zen 5 the 6 x 64 one measured 0.5-1.0x the unfused GEMM (requantising beside 24 accumulators spills);
+      // on a Sapphire Rapids class Xeon 1-4x faster at K <= 160, and the narrower tiles fit N = 16, 24, 96, 144.
+      // (12x16 and 4x64 measured no better than 8x32 at N = 16 and worse at N >= 96.)
+      {"u8s8-gemm-6x64c4-fused-avx512vnni", 6, 64, &u8s8_gemm_avx512vnni<6, 4>, 0, quant::u8_range, true,
+       &u8s8_gemm_requant_avx512vnni<6, 4>},
+      {"u8s8-gemm-5x48c4-fused-avx512vnni", 5, 48, &u8s8_gemm_avx512vnni<5, 3>, 0, quant::u8_range, true,
+       &u8s8_gemm_requant_avx512vnni<5, 3>},
+      {"u8s8-gemm-8x32c4-fused-avx512vnni", 8, 32, &u8s8_gemm_avx512vnni<8, 2>, 0, quant::u8_range, true,
+       &u8s8_gemm_requant_avx512vnni<8, 2>},
 #endif
 #if defined(__AVXVNNI__)
       {"u8s8-gemm-6x16c4-avxvnni", 6, 16, &u8s8_gemm_avxvnni<6, 2>},
