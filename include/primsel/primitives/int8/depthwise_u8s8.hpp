@@ -121,6 +121,7 @@ struct DepthwiseU8S8 {
     std::vector<std::int8_t> vnni_weights;  // [block][K columns][groups of 4 rows][64 channels][4 rows]
     std::vector<std::int32_t> vnni_consts;  // [block][vnni_const][vnni_stride]
     kernels::U8S8Requant requant = kernels::U8S8Requant::general;  // the form they allow (tests may force general)
+    bool fold_zero_point = false;  // high_nonneg with the zero point in the rounding (u8s8_requantize64_folded)
   };
 
   static Support supports(const ConvDesc& d) {
@@ -309,8 +310,11 @@ struct DepthwiseU8S8 {
 #endif
   /// Output columns per VNNI tile: 4 x 4 accumulators, the column vectors and their unpack temporaries in 32 zmm.
   static constexpr int vnni_tile = 4;
-  /// vnni_consts per block: corr, mult, general shift, high shift, round; each padded for mult's read one lane on.
-  enum : std::int64_t { vnni_corr, vnni_mult, vnni_shift, vnni_high_shift, vnni_round, vnni_const_count };
+  /// vnni_consts per block: corr, mult, general shift, high shift, round, round with the folded zero point; each
+  /// padded for mult's read one lane on.
+  enum : std::int64_t {
+    vnni_corr, vnni_mult, vnni_shift, vnni_high_shift, vnni_round, vnni_round_zp, vnni_const_count
+  };
   static constexpr std::int64_t vnni_stride = 64 + 16;
 
   /// The channel (within its block of 64) at lane p = 16 q + 4 l + i of the unpacked column vectors: vector q,
@@ -322,7 +326,7 @@ struct DepthwiseU8S8 {
     const std::int64_t K = d.kh, G = (K + 3) / 4, blocks = (d.oc + 63) / 64;
     p.vnni_weights.assign(static_cast<std::size_t>(blocks * K * G * 256), 0);
     p.vnni_consts.assign(static_cast<std::size_t>(blocks * vnni_const_count * vnni_stride), 0);
-    bool high = true;
+    bool high = true, foldable = p.stage.zero_point >= 0;
     for (std::int64_t b = 0; b < blocks; ++b)
       for (std::int64_t lane = 0; lane < vnni_stride; ++lane) {
         const std::int64_t c = b * 64 + vnni_lane(lane % 64);
@@ -339,6 +343,8 @@ struct DepthwiseU8S8 {
         at(vnni_mult) = in ? p.stage.multiplier[cu] : 0;
         at(vnni_shift) = in ? p.stage.shift[cu] : 1;
         high = kernels::u8s8_high_form(at(vnni_mult), at(vnni_shift), at(vnni_high_shift), at(vnni_round)) && high;
+        foldable = foldable && kernels::u8s8_foldable(at(vnni_high_shift), p.stage.zero_point);
+        if (high && foldable) at(vnni_round_zp) = at(vnni_round) + (p.stage.zero_point << at(vnni_high_shift));
         if (!in) continue;
         for (std::int64_t s = 0; s < K; ++s)
           for (std::int64_t r = 0; r < K; ++r)
@@ -349,6 +355,7 @@ struct DepthwiseU8S8 {
     p.requant = !high ? U8S8Requant::general
                 : p.stage.range.lo >= p.stage.zero_point ? U8S8Requant::high_nonneg
                                                          : U8S8Requant::high;
+    p.fold_zero_point = p.requant == U8S8Requant::high_nonneg && foldable;
   }
 
 #if PRIMSEL_DW_U8S8_VNNI
@@ -366,7 +373,7 @@ struct DepthwiseU8S8 {
 
   /// Output columns [ox0, ox0 + NW) of one block. Input columns are visited once each: a column's four-row
   /// vectors (G of them) meet the weights of every output in the tile whose window covers it.
-  template <int K, int S, int NW, bool Edge, kernels::U8S8Requant Mode>
+  template <int K, int S, int NW, bool Edge, kernels::U8S8Requant Mode, bool Fold>
   static void tile_vnni(const VnniRow& r, std::int64_t ox0) noexcept {
     constexpr int G = (K + 3) / 4, span = (NW - 1) * S + K;
     const std::int64_t ix0 = ox0 * S - r.pad_left;
@@ -403,19 +410,23 @@ struct DepthwiseU8S8 {
         }
       }
     }
+    const kernels::U8S8FusedStage& st = r.stage;
 #pragma GCC unroll 8
     for (int j = 0; j < NW; ++j)
-      _mm512_mask_storeu_epi8(r.out + (ox0 + j) * r.C, r.mask, kernels::u8s8_requantize64<Mode>(acc[j], r.stage, 0));
+      _mm512_mask_storeu_epi8(r.out + (ox0 + j) * r.C, r.mask,
+                              Fold ? kernels::u8s8_requantize64_folded(acc[j], st.mult, st.shift, st.round,
+                                                                       st.zero_point, st.lo, st.hi)
+                                   : kernels::u8s8_requantize64<Mode>(acc[j], st, 0));
   }
 
   /// Output rows [begin, end) of all images (item = n * OH + oy); `zero_row` is an input row of zero points.
-  template <int K, int S, kernels::U8S8Requant Mode>
+  template <int K, int S, kernels::U8S8Requant Mode, bool Fold>
   static void rows_vnni(const Plan& p, const std::uint8_t* x, std::uint8_t* y, const std::uint8_t* zero_row,
                         std::int64_t begin, std::int64_t end) noexcept {
     using TileFn = void (*)(const VnniRow&, std::int64_t) noexcept;
     static constexpr auto tiles = []<int... I>(std::integer_sequence<int, I...>) {
       return std::array<std::array<TileFn, 2>, sizeof...(I)>{
-          {{&tile_vnni<K, S, I + 1, false, Mode>, &tile_vnni<K, S, I + 1, true, Mode>}...}};
+          {{&tile_vnni<K, S, I + 1, false, Mode, Fold>, &tile_vnni<K, S, I + 1, true, Mode, Fold>}...}};
     }(std::make_integer_sequence<int, vnni_tile>{});
     const ConvDesc& d = p.desc;
     const std::int64_t C = d.oc, G = (K + 3) / 4;
@@ -444,7 +455,7 @@ struct DepthwiseU8S8 {
         r.stage = {consts + vnni_corr * vnni_stride,
                    consts + vnni_mult * vnni_stride,
                    consts + (high ? vnni_high_shift : vnni_shift) * vnni_stride,
-                   consts + vnni_round * vnni_stride,
+                   consts + (Fold ? vnni_round_zp : vnni_round) * vnni_stride,
                    p.stage.zero_point,
                    p.stage.range.lo,
                    p.stage.range.hi,
@@ -465,13 +476,15 @@ struct DepthwiseU8S8 {
   using VnniRowsFn = void (*)(const Plan&, const std::uint8_t*, std::uint8_t*, const std::uint8_t*, std::int64_t,
                               std::int64_t) noexcept;
   template <int K, int S>
-  static constexpr std::array<VnniRowsFn, 3> vnni_by_mode{{&rows_vnni<K, S, kernels::U8S8Requant::general>,
-                                                           &rows_vnni<K, S, kernels::U8S8Requant::high>,
-                                                           &rows_vnni<K, S, kernels::U8S8Requant::high_nonneg>}};
+  static constexpr std::array<VnniRowsFn, 4> vnni_by_mode{{&rows_vnni<K, S, kernels::U8S8Requant::general, false>,
+                                                           &rows_vnni<K, S, kernels::U8S8Requant::high, false>,
+                                                           &rows_vnni<K, S, kernels::U8S8Requant::high_nonneg, false>,
+                                                           &rows_vnni<K, S, kernels::U8S8Requant::high_nonneg, true>}};
 
   static void run_vnni(const Plan& p, ConstTensorView in, TensorView out, const Context& ctx) noexcept {
     const ConvDesc& d = p.desc;
-    const VnniRowsFn kernel = KernelTable<DepthwiseU8S8>::get().vnni[shape_index(d)][static_cast<std::size_t>(p.requant)];
+    const VnniRowsFn kernel =
+        KernelTable<DepthwiseU8S8>::get().vnni[shape_index(d)][static_cast<std::size_t>(p.requant) + p.fold_zero_point];
     auto* zero_row = reinterpret_cast<std::uint8_t*>(ctx.workspace.data());
     std::fill(zero_row, zero_row + d.iw * d.ic, static_cast<std::uint8_t>(p.input_zero_point));
     const std::int64_t items = d.n * d.oh;
@@ -516,7 +529,7 @@ struct DepthwiseU8S8 {
   struct Kernels {
     std::array<RowsFn, 4> lanes, scalar;
 #if PRIMSEL_DW_U8S8_VNNI
-    std::array<std::array<VnniRowsFn, 3>, 4> vnni;  // by kernels::U8S8Requant
+    std::array<std::array<VnniRowsFn, 4>, 4> vnni;  // by kernels::U8S8Requant, then high_nonneg folded
 #endif
   };
   template <int = 0>  // a template: its kernels are instantiated only where KernelTable<P>::get() is
