@@ -163,7 +163,8 @@ inline __m512i u8s8_requantize16_high(__m512i v, const std::int32_t* mult, const
 /// depthwise kernel): round_zp = 2^(s-33) + zero_point * 2^(s-32) folds the zero point in exactly (floor((x + z 2^k)
 /// / 2^k) = floor(x / 2^k) + z), and lanes with v <= 0 take the zero point by a merge mask from a compare (port 5)
 /// instead of max(v, 0). Needs 0 <= zero_point <= lo and u8s8_foldable for every column; bytes ordered as
-/// u8s8_requantize64's.
+/// u8s8_requantize64's (vectors from NV on are not needed).
+template <int NV = 4>
 inline __m512i u8s8_requantize64_folded(const __m512i (&acc)[4], const std::int32_t* mult, const std::int32_t* shift,
                                         const std::int32_t* round_zp, std::int32_t zero_point, std::int32_t lo,
                                         std::int32_t hi) noexcept {
@@ -172,6 +173,10 @@ inline __m512i u8s8_requantize64_folded(const __m512i (&acc)[4], const std::int3
   __m512i r[4];
 #pragma GCC unroll 4
   for (int q = 0; q < 4; ++q) {
+    if (q >= NV) {
+      r[q] = zero;
+      continue;
+    }
     const __m512i v = acc[q];
     const __m512i p_even = _mm512_maskz_mul_epu32(all8, v, _mm512_loadu_si512(mult + 16 * q));
     const __m512i p_odd = _mm512_maskz_mul_epu32(all8, _mm512_maskz_shuffle_epi32(all16, v, _MM_PERM_DDBB),
