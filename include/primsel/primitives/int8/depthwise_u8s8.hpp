@@ -427,8 +427,8 @@ struct DepthwiseU8S8 {
     const kernels::U8S8FusedStage& st = r.stage;
 #pragma GCC unroll 8
     for (int j = 0; j < NW; ++j) {
-      const __m512i bytes = Fold ? kernels::u8s8_requantize64_folded<NV>(acc[j], st.mult, st.shift, st.round,
-                                                                         st.zero_point, st.lo, st.hi)
+      const __m512i bytes = Fold ? kernels::u8s8_requantize64_folded<NV>(acc[j], st.mult, st.shift, st.round, st.lo,
+                                                                         st.hi)
                                  : kernels::u8s8_requantize64<Mode, NV>(acc[j], st, 0);
       // The packs put vector q's dword 4 l + i at byte 16 l + 4 q + i: in a transposed block, undo the transpose.
       _mm512_mask_storeu_epi8(r.out + (ox0 + j) * r.C, r.mask,
