@@ -2,8 +2,9 @@
 // a pixel's channels are contiguous. With AVX-512 VNNI one vpdpbusd takes four vertical taps at once: the bytes of
 // four input rows at one column are interleaved per channel (two unpack stages, 64 channels in four vectors), and
 // that column vector serves every output of the tile that reads it. Accumulators start at the zero-point and bias
-// correction, are requantised in registers (kernels::u8s8_requantize64) and the unpack order is undone by the
-// saturating packs. Elsewhere every tap is a vector multiply-add over the widened input into an s32 row, requantised
+// correction, are requantised in registers (kernels::u8s8_requantize64, or its _folded form for Relu layers) and
+// the unpack order is undone by the saturating packs; a last block of <= 32 channels is transposed into 1 or 2
+// vectors, so its empty lanes cost nothing. Elsewhere every tap is a vector multiply-add over the widened input into an s32 row, requantised
 // per channel by the GEMM's output stage. Padding taps read the input zero point. A scalar path always compiles.
 #pragma once
 
