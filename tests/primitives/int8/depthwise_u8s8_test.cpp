@@ -1,8 +1,13 @@
 // DepthwiseU8S8 against the integer reference, through the target's vector path and the portable scalar path:
 // 3x3 and 5x5, strides 1 and 2 (also mixed), no, symmetric, asymmetric and oversized pads, channel counts around
 // the vector width and the VNNI kernel's 64-channel blocks (1, 3, 5, 17, 33, 64, 65, 130), odd sizes, batch 1-2,
-// threads 1-2, zero point edges, bias, Relu/Relu6, and the VNNI kernel's general requantisation form.
+// threads 1-2, zero point edges, bias, Relu/Relu6, and the VNNI kernel's general requantisation form; its
+// transposed last block (1 or 2 column vectors) and its requantisation with the folded zero point.
 #include <catch2/catch.hpp>
+
+#include <limits>
+
+#include "primsel/core/random.hpp"
 
 #include "primsel/primitives/int8/depthwise_u8s8.hpp"
 #include "quant_conv_tester.hpp"
@@ -71,3 +76,74 @@ TEST_CASE("depthwise_u8s8 on mobilenet-like layers, many threads' rows, and its 
     QuantConvTester().depthwise(96).hw(28, 28).k(3).stride(2).pad(1).activation(Activation::relu6()).check<DepthwiseU8S8>(run);
   }
 }
+
+TEST_CASE("depthwise_u8s8's last block of 1 or 2 column vectors (16 or 32 channels and fewer) and full blocks") {
+  const Activation activations[] = {Activation::relu6(), Activation::relu(), Activation::none()};
+  int index = 0;
+  for (std::int64_t k : {3, 5})
+    for (std::int64_t stride : {1, 2})
+      for (std::int64_t c : {16, 31, 32, 96, 144, 160, 192}) {
+        ++index;
+        QuantConvTester t;
+        t.depthwise(c).hw(6 + index % 5, 13 - index % 4).k(k).stride(stride).pad(k / 2).batch(1 + index % 2);
+        t.threads(1 + index % 2).input_zero_point(index % 3 ? 3 : 200).activation(activations[index % 3]);
+        if (index % 4 == 1) t.output_zero_point(index % 8 == 1 ? 0 : 17);
+        t.check<DepthwiseU8S8>();
+      }
+}
+
+TEST_CASE("depthwise_u8s8 folds the zero point into the rounding for Relu layers where the shifts allow it") {
+  CHECK(kernels::u8s8_foldable(21, 255));
+  CHECK_FALSE(kernels::u8s8_foldable(22, 0));  // zero_point * 2^22 could overflow int32 with the product
+  CHECK_FALSE(kernels::u8s8_foldable(1, -1));
+  CHECK_FALSE(kernels::u8s8_foldable(1, 256));
+  ConvDesc d;
+  d.groups = d.ic = d.oc = 40, d.ih = d.iw = 8, d.kh = d.kw = 3, d.pads = {1, 1, 1, 1}, d.oh = d.ow = 8;
+  d.activation = Activation::relu6(), d.has_bias = false;
+  Tensor w({40, 1, 3, 3});
+  for (std::int64_t i = 0; i < w.numel(); ++i) w.data<float>()[i] = static_cast<float>(i % 7 - 3) * 0.1f;
+  const auto plan = DepthwiseU8S8::plan(d, {w.view(), {}}, ConvQuant{{0.02f, 3}, {0.05f, 0}});
+  INFO((plan ? std::string() : plan.error().what()));
+  REQUIRE(plan);
+  CHECK(plan->fold_zero_point == !plan->vnni_weights.empty());  // the VNNI kernel's form, when it is compiled
+}
+
+#if defined(__AVX512F__) && defined(__AVX512BW__)
+TEST_CASE("the folded high_nonneg requantisation equals quant::requantize, negatives, ties and clamps included") {
+  // 64 lanes as the depthwise kernel passes them; bytes come back in the packs' order: byte 16 l + 4 q + i holds
+  // vector q's lane 4 l + i.
+  Rng rng(11);
+  alignas(64) std::int32_t v[64], mult[80] = {}, shift[64], high_shift[64], round[64], round_zp[64];
+  alignas(64) std::uint8_t got[64];
+  for (int trial = 0; trial < 1000; ++trial) {
+    const auto zp = static_cast<std::int32_t>(rng.below(256));
+    const auto lo = zp + static_cast<std::int32_t>(rng.below(static_cast<std::uint32_t>(256 - zp)));
+    const auto hi = lo + static_cast<std::int32_t>(rng.below(static_cast<std::uint32_t>(256 - lo)));
+    for (int i = 0; i < 64; ++i) {
+      const int pick = static_cast<int>(rng.below(8));
+      shift[i] = 33 + static_cast<std::int32_t>(rng.below(21));  // foldable: shift - 32 <= 21
+      mult[i] = rng.below(4) == 0 ? std::int32_t{1} << 30 : static_cast<std::int32_t>((1u << 30) + rng.below(1u << 30));
+      if (trial % 50 == 0 && i == 5) mult[i] = 0;
+      v[i] = pick == 0   ? std::numeric_limits<std::int32_t>::min()
+             : pick == 1 ? std::numeric_limits<std::int32_t>::max()
+             : pick == 2 ? static_cast<std::int32_t>(rng.below(3)) - 1
+             : pick == 3 ? std::int32_t{1} << std::min(30, shift[i] - 31)  // a rounding tie
+                         : static_cast<std::int32_t>(rng.next_u32() >> rng.below(31)) * (rng.below(2) ? 1 : -1);
+      REQUIRE(kernels::u8s8_high_form(mult[i], shift[i], high_shift[i], round[i]));
+      REQUIRE(kernels::u8s8_foldable(high_shift[i], zp));
+      round_zp[i] = round[i] + (zp << high_shift[i]);
+    }
+    const __m512i acc[4] = {_mm512_loadu_si512(v), _mm512_loadu_si512(v + 16), _mm512_loadu_si512(v + 32),
+                            _mm512_loadu_si512(v + 48)};
+    _mm512_storeu_si512(got, kernels::u8s8_requantize64_folded(acc, mult, high_shift, round_zp, lo, hi));
+    for (int l = 0; l < 4; ++l)
+      for (int q = 0; q < 4; ++q)
+        for (int i = 0; i < 4; ++i) {
+          const int lane = 16 * q + 4 * l + i;
+          INFO("v " << v[lane] << " multiplier " << mult[lane] << " shift " << shift[lane] << " zp " << zp << " lo "
+                    << lo << " hi " << hi);
+          CHECK(got[16 * l + 4 * q + i] == quant::requantize(v[lane], {mult[lane], shift[lane]}, zp, lo, hi));
+        }
+  }
+}
+#endif

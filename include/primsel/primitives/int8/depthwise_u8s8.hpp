@@ -2,8 +2,9 @@
 // a pixel's channels are contiguous. With AVX-512 VNNI one vpdpbusd takes four vertical taps at once: the bytes of
 // four input rows at one column are interleaved per channel (two unpack stages, 64 channels in four vectors), and
 // that column vector serves every output of the tile that reads it. Accumulators start at the zero-point and bias
-// correction, are requantised in registers (kernels::u8s8_requantize64) and the unpack order is undone by the
-// saturating packs. Elsewhere every tap is a vector multiply-add over the widened input into an s32 row, requantised
+// correction, are requantised in registers (kernels::u8s8_requantize64, or its _folded form for Relu layers) and
+// the unpack order is undone by the saturating packs; a last block of <= 32 channels is transposed into 1 or 2
+// vectors, so its empty lanes cost nothing. Elsewhere every tap is a vector multiply-add over the widened input into an s32 row, requantised
 // per channel by the GEMM's output stage. Padding taps read the input zero point. A scalar path always compiles.
 #pragma once
 
@@ -121,6 +122,7 @@ struct DepthwiseU8S8 {
     std::vector<std::int8_t> vnni_weights;  // [block][K columns][groups of 4 rows][64 channels][4 rows]
     std::vector<std::int32_t> vnni_consts;  // [block][vnni_const][vnni_stride]
     kernels::U8S8Requant requant = kernels::U8S8Requant::general;  // the form they allow (tests may force general)
+    bool fold_zero_point = false;  // high_nonneg with the zero point in the rounding (u8s8_requantize64_folded)
   };
 
   static Support supports(const ConvDesc& d) {
@@ -309,23 +311,35 @@ struct DepthwiseU8S8 {
 #endif
   /// Output columns per VNNI tile: 4 x 4 accumulators, the column vectors and their unpack temporaries in 32 zmm.
   static constexpr int vnni_tile = 4;
-  /// vnni_consts per block: corr, mult, general shift, high shift, round; each padded for mult's read one lane on.
-  enum : std::int64_t { vnni_corr, vnni_mult, vnni_shift, vnni_high_shift, vnni_round, vnni_const_count };
+  /// vnni_consts per block: corr, mult, general shift, high shift, round, round with the folded zero point; each
+  /// padded for mult's read one lane on.
+  enum : std::int64_t {
+    vnni_corr, vnni_mult, vnni_shift, vnni_high_shift, vnni_round, vnni_round_zp, vnni_const_count
+  };
   static constexpr std::int64_t vnni_stride = 64 + 16;
 
   /// The channel (within its block of 64) at lane p = 16 q + 4 l + i of the unpacked column vectors: vector q,
   /// 128-bit lane l, dword i hold channel 16 l + 4 q + i. Swapping q and l is its own inverse.
   static constexpr std::int64_t vnni_lane(std::int64_t p) noexcept { return (p % 16) / 4 * 16 + p / 16 * 4 + p % 4; }
+  /// Column vectors of the last block: 1 or 2 when its channels fit (it is then transposed: lane p holds channel p,
+  /// see tile_vnni), else 4. Kernels take NV = 1, 2 and 4 (indices 0-2 of vnni_nv_index).
+  static constexpr int vnni_tail_vectors(std::int64_t channels) noexcept {
+    const std::int64_t rem = channels % 64;
+    return rem == 0 ? 4 : rem <= 16 ? 1 : rem <= 32 ? 2 : 4;
+  }
+  static constexpr std::size_t vnni_nv_index(int nv) noexcept { return nv == 1 ? 0 : nv == 2 ? 1 : 2; }
 
   static void pack_vnni(Plan& p, const QuantizedConv& qc) {
     const ConvDesc& d = p.desc;
     const std::int64_t K = d.kh, G = (K + 3) / 4, blocks = (d.oc + 63) / 64;
     p.vnni_weights.assign(static_cast<std::size_t>(blocks * K * G * 256), 0);
     p.vnni_consts.assign(static_cast<std::size_t>(blocks * vnni_const_count * vnni_stride), 0);
-    bool high = true;
+    bool high = true, foldable = p.stage.zero_point >= 0;
+    const bool tail_transposed = vnni_tail_vectors(d.oc) < 4;
     for (std::int64_t b = 0; b < blocks; ++b)
       for (std::int64_t lane = 0; lane < vnni_stride; ++lane) {
-        const std::int64_t c = b * 64 + vnni_lane(lane % 64);
+        const bool transposed = tail_transposed && b == blocks - 1;
+        const std::int64_t c = b * 64 + (transposed ? lane % 64 : vnni_lane(lane % 64));
         const bool in = lane < 64 && c < d.oc;
         auto at = [&](std::int64_t k) -> std::int32_t& {
           return p.vnni_consts[static_cast<std::size_t>((b * vnni_const_count + k) * vnni_stride + lane)];
@@ -339,6 +353,8 @@ struct DepthwiseU8S8 {
         at(vnni_mult) = in ? p.stage.multiplier[cu] : 0;
         at(vnni_shift) = in ? p.stage.shift[cu] : 1;
         high = kernels::u8s8_high_form(at(vnni_mult), at(vnni_shift), at(vnni_high_shift), at(vnni_round)) && high;
+        foldable = foldable && kernels::u8s8_foldable(at(vnni_high_shift), p.stage.zero_point);
+        if (high && foldable) at(vnni_round_zp) = at(vnni_round) + (p.stage.zero_point << at(vnni_high_shift));
         if (!in) continue;
         for (std::int64_t s = 0; s < K; ++s)
           for (std::int64_t r = 0; r < K; ++r)
@@ -349,6 +365,7 @@ struct DepthwiseU8S8 {
     p.requant = !high ? U8S8Requant::general
                 : p.stage.range.lo >= p.stage.zero_point ? U8S8Requant::high_nonneg
                                                          : U8S8Requant::high;
+    p.fold_zero_point = p.requant == U8S8Requant::high_nonneg && foldable;
   }
 
 #if PRIMSEL_DW_U8S8_VNNI
@@ -365,15 +382,18 @@ struct DepthwiseU8S8 {
   };
 
   /// Output columns [ox0, ox0 + NW) of one block. Input columns are visited once each: a column's four-row
-  /// vectors (G of them) meet the weights of every output in the tile whose window covers it.
-  template <int K, int S, int NW, bool Edge, kernels::U8S8Requant Mode>
+  /// vectors (G of them) meet the weights of every output in the tile whose window covers it. A block of at most
+  /// 16 NV < 64 channels (the last one of e.g. 32, 96 or 144) transposes each row's dwords (see vnni_lane) so that
+  /// its channels fill the first NV column vectors: the others are neither multiplied nor requantised.
+  template <int K, int S, int NW, bool Edge, kernels::U8S8Requant Mode, bool Fold, int NV>
   static void tile_vnni(const VnniRow& r, std::int64_t ox0) noexcept {
     constexpr int G = (K + 3) / 4, span = (NW - 1) * S + K;
     const std::int64_t ix0 = ox0 * S - r.pad_left;
+    const __m512i transpose = _mm512_set_epi32(15, 11, 7, 3, 14, 10, 6, 2, 13, 9, 5, 1, 12, 8, 4, 0);
     __m512i acc[NW][4];
 #pragma GCC unroll 4
     for (int q = 0; q < 4; ++q) {
-      const __m512i corr = _mm512_loadu_si512(r.stage.corr + 16 * q);
+      const __m512i corr = q < NV ? _mm512_loadu_si512(r.stage.corr + 16 * q) : _mm512_setzero_si512();
 #pragma GCC unroll 8
       for (int j = 0; j < NW; ++j) acc[j][q] = corr;
     }
@@ -385,10 +405,12 @@ struct DepthwiseU8S8 {
       for (int g = 0; g < G; ++g) {
         __m512i x[4];
 #pragma GCC unroll 4
-        for (int t = 0; t < 4; ++t)
+        for (int t = 0; t < 4; ++t) {
           x[t] = 4 * g + t >= K ? _mm512_setzero_si512()
                  : inside       ? _mm512_maskz_loadu_epi8(r.mask, r.rows[4 * g + t] + ix * r.C)
                                 : r.zero_points;
+          if (NV < 4 && inside && 4 * g + t < K) x[t] = _mm512_maskz_permutexvar_epi32(kernels::detail::all16, transpose, x[t]);
+        }
         const __m512i x01l = _mm512_unpacklo_epi8(x[0], x[1]), x01h = _mm512_unpackhi_epi8(x[0], x[1]);
         const __m512i x23l = _mm512_unpacklo_epi8(x[2], x[3]), x23h = _mm512_unpackhi_epi8(x[2], x[3]);
         const __m512i v[4] = {_mm512_unpacklo_epi16(x01l, x23l), _mm512_unpackhi_epi16(x01l, x23l),
@@ -399,24 +421,36 @@ struct DepthwiseU8S8 {
           if (s < 0 || s >= K) continue;
           const std::int8_t* w = r.w + (s * G + g) * 256;
 #pragma GCC unroll 4
-          for (int q = 0; q < 4; ++q) acc[j][q] = _mm512_dpbusd_epi32(acc[j][q], v[q], _mm512_loadu_si512(w + 64 * q));
+          for (int q = 0; q < NV; ++q) acc[j][q] = _mm512_dpbusd_epi32(acc[j][q], v[q], _mm512_loadu_si512(w + 64 * q));
         }
       }
     }
+    const kernels::U8S8FusedStage& st = r.stage;
 #pragma GCC unroll 8
-    for (int j = 0; j < NW; ++j)
-      _mm512_mask_storeu_epi8(r.out + (ox0 + j) * r.C, r.mask, kernels::u8s8_requantize64<Mode>(acc[j], r.stage, 0));
+    for (int j = 0; j < NW; ++j) {
+      const __m512i bytes = Fold ? kernels::u8s8_requantize64_folded<NV>(acc[j], st.mult, st.shift, st.round, st.lo,
+                                                                         st.hi)
+                                 : kernels::u8s8_requantize64<Mode, NV>(acc[j], st, 0);
+      // The packs put vector q's dword 4 l + i at byte 16 l + 4 q + i: in a transposed block, undo the transpose.
+      _mm512_mask_storeu_epi8(r.out + (ox0 + j) * r.C, r.mask,
+                              NV < 4 ? _mm512_maskz_permutexvar_epi32(kernels::detail::all16, transpose, bytes) : bytes);
+    }
   }
 
   /// Output rows [begin, end) of all images (item = n * OH + oy); `zero_row` is an input row of zero points.
-  template <int K, int S, kernels::U8S8Requant Mode>
+  template <int K, int S, kernels::U8S8Requant Mode, bool Fold>
   static void rows_vnni(const Plan& p, const std::uint8_t* x, std::uint8_t* y, const std::uint8_t* zero_row,
                         std::int64_t begin, std::int64_t end) noexcept {
     using TileFn = void (*)(const VnniRow&, std::int64_t) noexcept;
-    static constexpr auto tiles = []<int... I>(std::integer_sequence<int, I...>) {
-      return std::array<std::array<TileFn, 2>, sizeof...(I)>{
-          {{&tile_vnni<K, S, I + 1, false, Mode>, &tile_vnni<K, S, I + 1, true, Mode>}...}};
-    }(std::make_integer_sequence<int, vnni_tile>{});
+    using Tiles = std::array<std::array<TileFn, 2>, vnni_tile>;  // [width - 1][edge]
+    static constexpr auto tiles_of = []<int NV, int... I>(std::integer_sequence<int, I...>) {
+      return Tiles{{{&tile_vnni<K, S, I + 1, false, Mode, Fold, NV>, &tile_vnni<K, S, I + 1, true, Mode, Fold, NV>}...}};
+    };
+    static constexpr std::array<Tiles, 3> tiles_by_nv{
+        {tiles_of.template operator()<1>(std::make_integer_sequence<int, vnni_tile>{}),
+         tiles_of.template operator()<2>(std::make_integer_sequence<int, vnni_tile>{}),
+         tiles_of.template operator()<4>(std::make_integer_sequence<int, vnni_tile>{})}};
+    const Tiles* tiles = nullptr;
     const ConvDesc& d = p.desc;
     const std::int64_t C = d.oc, G = (K + 3) / 4;
     const Columns cols = columns(d, vnni_tile);
@@ -426,12 +460,13 @@ struct DepthwiseU8S8 {
     r.zero_points = _mm512_set1_epi8(static_cast<char>(p.input_zero_point));
     auto edges = [&](std::int64_t from, std::int64_t to) {
       for (std::int64_t ox = from; ox < to; ox += vnni_tile)
-        tiles[static_cast<std::size_t>(std::min<std::int64_t>(vnni_tile, to - ox) - 1)][1](r, ox);
+        (*tiles)[static_cast<std::size_t>(std::min<std::int64_t>(vnni_tile, to - ox) - 1)][1](r, ox);
     };
     for (std::int64_t item = begin; item < end; ++item) {
       const std::int64_t n = item / d.oh, oy = item % d.oh;
       for (std::int64_t c0 = 0; c0 < C; c0 += 64) {
         const std::int64_t b = c0 / 64;
+        tiles = &tiles_by_nv[vnni_nv_index(c0 + 64 > C ? vnni_tail_vectors(C) : 4)];
         for (std::int64_t k = 0; k < K; ++k) {
           const std::int64_t iy = oy * d.sh - d.pads.top + k;
           r.rows[k] = (static_cast<std::uint64_t>(iy) < static_cast<std::uint64_t>(d.ih)
@@ -444,7 +479,7 @@ struct DepthwiseU8S8 {
         r.stage = {consts + vnni_corr * vnni_stride,
                    consts + vnni_mult * vnni_stride,
                    consts + (high ? vnni_high_shift : vnni_shift) * vnni_stride,
-                   consts + vnni_round * vnni_stride,
+                   consts + (Fold ? vnni_round_zp : vnni_round) * vnni_stride,
                    p.stage.zero_point,
                    p.stage.range.lo,
                    p.stage.range.hi,
@@ -454,7 +489,7 @@ struct DepthwiseU8S8 {
         edges(0, cols.safe_lo);
         for (std::int64_t t = 0, ox = cols.safe_lo; t < cols.count; ++t) {
           const std::int64_t w = cols.width + (t < cols.wider);
-          tiles[static_cast<std::size_t>(w - 1)][0](r, ox);
+          (*tiles)[static_cast<std::size_t>(w - 1)][0](r, ox);
           ox += w;
         }
         edges(cols.safe_hi, d.ow);
@@ -465,13 +500,15 @@ struct DepthwiseU8S8 {
   using VnniRowsFn = void (*)(const Plan&, const std::uint8_t*, std::uint8_t*, const std::uint8_t*, std::int64_t,
                               std::int64_t) noexcept;
   template <int K, int S>
-  static constexpr std::array<VnniRowsFn, 3> vnni_by_mode{{&rows_vnni<K, S, kernels::U8S8Requant::general>,
-                                                           &rows_vnni<K, S, kernels::U8S8Requant::high>,
-                                                           &rows_vnni<K, S, kernels::U8S8Requant::high_nonneg>}};
+  static constexpr std::array<VnniRowsFn, 4> vnni_by_mode{{&rows_vnni<K, S, kernels::U8S8Requant::general, false>,
+                                                           &rows_vnni<K, S, kernels::U8S8Requant::high, false>,
+                                                           &rows_vnni<K, S, kernels::U8S8Requant::high_nonneg, false>,
+                                                           &rows_vnni<K, S, kernels::U8S8Requant::high_nonneg, true>}};
 
   static void run_vnni(const Plan& p, ConstTensorView in, TensorView out, const Context& ctx) noexcept {
     const ConvDesc& d = p.desc;
-    const VnniRowsFn kernel = KernelTable<DepthwiseU8S8>::get().vnni[shape_index(d)][static_cast<std::size_t>(p.requant)];
+    const VnniRowsFn kernel =
+        KernelTable<DepthwiseU8S8>::get().vnni[shape_index(d)][static_cast<std::size_t>(p.requant) + p.fold_zero_point];
     auto* zero_row = reinterpret_cast<std::uint8_t*>(ctx.workspace.data());
     std::fill(zero_row, zero_row + d.iw * d.ic, static_cast<std::uint8_t>(p.input_zero_point));
     const std::int64_t items = d.n * d.oh;
@@ -516,7 +553,7 @@ struct DepthwiseU8S8 {
   struct Kernels {
     std::array<RowsFn, 4> lanes, scalar;
 #if PRIMSEL_DW_U8S8_VNNI
-    std::array<std::array<VnniRowsFn, 3>, 4> vnni;  // by kernels::U8S8Requant
+    std::array<std::array<VnniRowsFn, 4>, 4> vnni;  // by kernels::U8S8Requant, then high_nonneg folded
 #endif
   };
   template <int = 0>  // a template: its kernels are instantiated only where KernelTable<P>::get() is

@@ -103,6 +103,12 @@ constexpr bool u8s8_high_form(std::int32_t mult, std::int32_t shift, std::int32_
   return high_shift = shift - 32, round = std::int32_t{1} << (shift - 33), true;
 }
 
+/// Whether a `high_nonneg` column may fold the zero point into its rounding constant (u8s8_requantize64_folded):
+/// round + zero_point * 2^(shift - 32) with products' high dwords below 2^30 must stay a non-negative int32.
+constexpr bool u8s8_foldable(std::int32_t high_shift, std::int32_t zero_point) noexcept {
+  return 0 <= zero_point && zero_point <= 255 && high_shift <= 21;
+}
+
 #if defined(__AVX512F__) && defined(__AVX512BW__)
 namespace detail {
 // Zero-masked forms with a full mask: GCC 12's unmasked ones pass an undefined operand that -Wall reports once
@@ -155,6 +161,36 @@ inline __m512i u8s8_requantize16_high(__m512i v, const std::int32_t* mult, const
   r = _mm512_maskz_srlv_epi32(all16, _mm512_add_epi32(r, _mm512_loadu_si512(round)), _mm512_loadu_si512(shift));
   if constexpr (NonNeg) return r;
   return _mm512_mask_sub_epi32(r, _mm512_cmplt_epi32_mask(v, zero), zero, r);
+}
+
+/// `high_nonneg` in fewer instructions (the depthwise kernel's): round_zp = 2^(s-33) + zero_point * 2^(s-32) folds
+/// the zero point in exactly (floor((x + z 2^k) / 2^k) = floor(x / 2^k) + z), and signed products with an
+/// arithmetic shift replace max(v, 0): a negative v gives floor(v * real + 1/2) <= 0, so a byte <= zero_point,
+/// which the clamp to lo >= zero_point makes lo as the exact value would be. Needs 0 <= zero_point <= lo and
+/// u8s8_foldable for every column; bytes ordered as u8s8_requantize64's (vectors from NV on are not needed).
+template <int NV = 4>
+inline __m512i u8s8_requantize64_folded(const __m512i (&acc)[4], const std::int32_t* mult, const std::int32_t* shift,
+                                        const std::int32_t* round_zp, std::int32_t lo, std::int32_t hi) noexcept {
+  using detail::all8, detail::all16;
+  const __m512i zero = _mm512_setzero_si512();
+  __m512i r[4];
+#pragma GCC unroll 4
+  for (int q = 0; q < 4; ++q) {
+    if (q >= NV) {
+      r[q] = zero;
+      continue;
+    }
+    const __m512i v = acc[q];
+    const __m512i p_even = _mm512_maskz_mul_epi32(all8, v, _mm512_loadu_si512(mult + 16 * q));
+    const __m512i p_odd = _mm512_maskz_mul_epi32(all8, _mm512_maskz_shuffle_epi32(all16, v, _MM_PERM_DDBB),
+                                                 _mm512_loadu_si512(mult + 16 * q + 1));
+    const __m512i high = _mm512_mask_shuffle_epi32(p_odd, 0x5555, p_even, _MM_PERM_DDBB);
+    r[q] = _mm512_maskz_srav_epi32(all16, _mm512_add_epi32(high, _mm512_loadu_si512(round_zp + 16 * q)),
+                                   _mm512_loadu_si512(shift + 16 * q));
+  }
+  const __m512i b = _mm512_packus_epi16(_mm512_packs_epi32(r[0], r[1]), _mm512_packs_epi32(r[2], r[3]));
+  return _mm512_min_epu8(_mm512_max_epu8(b, _mm512_set1_epi8(static_cast<char>(lo))),
+                         _mm512_set1_epi8(static_cast<char>(hi)));
 }
 
 /// Four vectors of 16 accumulators, in lane order, requantised with the constants of `st` from column j and packed
