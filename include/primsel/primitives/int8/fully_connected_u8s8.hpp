@@ -46,11 +46,8 @@ struct FullyConnectedU8S8 {
   static Expected<Plan> plan(ConstTensorView weight, ConstTensorView bias = {}, Activation act = {},
                              bool transposed = false) {
     const ErrorContext ctx = detail::context(name, {{"weight", weight}, {"bias", bias}});
-    PRIMSEL_RETURN_IF_ERROR(detail::check_view("weight", weight, ctx));
-    PRIMSEL_CHECK(weight.shape().rank() == 2 && weight.layout() == Layout::nchw, ErrorCode::invalid_argument,
-                  "weight must be a 2-D [out, in] matrix", ctx);
-    const std::int64_t out = weight.shape()[transposed ? 1 : 0], in = weight.shape()[transposed ? 0 : 1];
-    PRIMSEL_CHECK(act.lo <= act.hi, ErrorCode::invalid_argument, "clamp range is empty or NaN", ctx);
+    PRIMSEL_ASSIGN_OR_RETURN(const auto shape, detail::check_fc_weight(weight, act, transposed, ctx));
+    const auto [out, in] = shape;
     PRIMSEL_CHECK(
         in <= gemm::u8s8_max_k, ErrorCode::unsupported,
         std::to_string(in) + " input features exceed the u8s8 GEMM's limit of " + std::to_string(gemm::u8s8_max_k),
@@ -76,10 +73,8 @@ struct FullyConnectedU8S8 {
     }
     PRIMSEL_ASSIGN_OR_RETURN(p.weights, gemm::PackedU8S8B::pack({q.values.data(), in, true}, in, out));
     p.weight_scales = std::move(q.scales);
-    if (bias.bytes() != nullptr || bias.shape().rank() != 0) {
-      PRIMSEL_RETURN_IF_ERROR(detail::check_view("bias", bias, ctx));
-      PRIMSEL_CHECK(bias.shape() == Shape{out} || bias.shape() == Shape({1, out}), ErrorCode::shape_mismatch,
-                    "bias must have " + std::to_string(out) + " elements", ctx);
+    PRIMSEL_ASSIGN_OR_RETURN(const bool has_bias, detail::check_fc_bias(bias, out, ctx));
+    if (has_bias) {
       p.bias.assign(bias.data<float>(), bias.data<float>() + out);
     }
     return p;

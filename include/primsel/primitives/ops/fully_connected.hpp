@@ -14,6 +14,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "primsel/graph/op.hpp"
 #include "primsel/primitives/concept.hpp"
@@ -58,6 +59,26 @@ Expected<typename Op::Plan> plan_gemm_as(const GemmParams& g, ConstTensorView b,
                     !g.trans_b);
   if (!p) return std::move(p).error().with_context(ctx);
   return p;
+}
+
+/// A fully connected layer's plan() arguments before its weights are prepared: `weight` a 2-D nchw/f32 matrix
+/// ([OUT, IN], or [IN, OUT] when transposed) and a clamp range that is not empty. Returns {OUT, IN}.
+inline Expected<std::pair<std::int64_t, std::int64_t>> check_fc_weight(ConstTensorView weight, const Activation& act,
+                                                                       bool transposed, const ErrorContext& ctx) {
+  PRIMSEL_RETURN_IF_ERROR(detail::check_view("weight", weight, ctx));
+  PRIMSEL_CHECK(weight.shape().rank() == 2 && weight.layout() == Layout::nchw, ErrorCode::invalid_argument,
+                "weight must be a 2-D [out, in] matrix", ctx);
+  PRIMSEL_CHECK(act.lo <= act.hi, ErrorCode::invalid_argument, "clamp range is empty or NaN", ctx);
+  return std::pair{weight.shape()[transposed ? 1 : 0], weight.shape()[transposed ? 0 : 1]};
+}
+
+/// Whether plan() was given a bias (an empty view is none); if so, checks it is nchw/f32 with `out` elements.
+inline Expected<bool> check_fc_bias(ConstTensorView bias, std::int64_t out, const ErrorContext& ctx) {
+  if (bias.bytes() == nullptr && bias.shape().rank() == 0) return false;
+  PRIMSEL_RETURN_IF_ERROR(detail::check_view("bias", bias, ctx));
+  PRIMSEL_CHECK(bias.shape() == Shape{out} || bias.shape() == Shape({1, out}), ErrorCode::shape_mismatch,
+                "bias must have " + std::to_string(out) + " elements", ctx);
+  return true;
 }
 
 /// The shape, layout, aliasing and workspace checks of a fully connected layer `op` with the given features; `need`
@@ -108,19 +129,14 @@ struct FullyConnected {
   static Expected<Plan> plan(ConstTensorView weight, ConstTensorView bias = {}, Activation act = {},
                              bool transposed = false) {
     const ErrorContext ctx = detail::context(name, {{"weight", weight}, {"bias", bias}});
-    PRIMSEL_RETURN_IF_ERROR(detail::check_view("weight", weight, ctx));
-    PRIMSEL_CHECK(weight.shape().rank() == 2 && weight.layout() == Layout::nchw, ErrorCode::invalid_argument,
-                  "weight must be a 2-D [out, in] matrix", ctx);
-    const std::int64_t out = weight.shape()[transposed ? 1 : 0], in = weight.shape()[transposed ? 0 : 1];
-    PRIMSEL_CHECK(act.lo <= act.hi, ErrorCode::invalid_argument, "clamp range is empty or NaN", ctx);
+    PRIMSEL_ASSIGN_OR_RETURN(const auto shape, detail::check_fc_weight(weight, act, transposed, ctx));
+    const auto [out, in] = shape;
     Plan p;
     p.in_features = in, p.out_features = out, p.activation = act;
     PRIMSEL_ASSIGN_OR_RETURN(p.weights,
                              gemm::PackedA::pack({weight.data<float>(), weight.shape()[1], transposed}, out, in));
-    if (bias.bytes() != nullptr || bias.shape().rank() != 0) {
-      PRIMSEL_RETURN_IF_ERROR(detail::check_view("bias", bias, ctx));
-      PRIMSEL_CHECK(bias.shape() == Shape{out} || bias.shape() == Shape({1, out}), ErrorCode::shape_mismatch,
-                    "bias must have " + std::to_string(out) + " elements", ctx);
+    PRIMSEL_ASSIGN_OR_RETURN(const bool has_bias, detail::check_fc_bias(bias, out, ctx));
+    if (has_bias) {
       PRIMSEL_ASSIGN_OR_RETURN(p.bias, Tensor::create({std::max<std::int64_t>(out, 1)}));
       if (out > 0) std::memcpy(p.bias.bytes(), bias.bytes(), static_cast<std::size_t>(out) * sizeof(float));
     }
