@@ -481,11 +481,13 @@ void transfer_experiment(const std::vector<MeasuredNet>& nets, const std::vector
   std::printf("Repeatability here: tau between two measurements of the same layer %.3f (%d pairs)\n\n", repeat,
               repeat_pairs);
   // Calibration "offsets": the global rescale plus per-primitive offsets only (calibrate() before per-primitive
-  // slopes and layer effects); "slopes": + per-primitive slopes; "default": + per-layer levels.
+  // slopes and layer effects); "slopes": + per-primitive slopes; "default": offsets + per-layer levels (slopes are
+  // off by default since they lowered tau here); "slopes + layer effects": the default before that.
   // Calibration layers "by MACs": calibration_layers(); "coverage": coverage_layers().
-  constexpr int never = std::numeric_limits<int>::max();
+  constexpr int never = std::numeric_limits<int>::max(), with_slopes = 5;
   constexpr CalibrationOptions offsets{.min_slope_samples = never, .layer_effects = false};
-  constexpr CalibrationOptions slopes{.layer_effects = false}, offsets_layers{.min_slope_samples = never};
+  constexpr CalibrationOptions slopes{.min_slope_samples = with_slopes, .layer_effects = false},
+      slopes_layers{.min_slope_samples = with_slopes};
   struct Variant {
     std::string name;
     bool proxy_has_model, calibrated;
@@ -496,7 +498,7 @@ void transfer_experiment(const std::vector<MeasuredNet>& nets, const std::vector
       {"proxy, all models, uncalibrated", true, false, {}},
       {"proxy, all models, offsets, layers by MACs", true, true, offsets},
       {"proxy, all models, slopes, layers by MACs", true, true, slopes},
-      {"proxy, all models, offsets + layer effects, layers by MACs", true, true, offsets_layers},
+      {"proxy, all models, slopes + layer effects, layers by MACs", true, true, slopes_layers},
       {"proxy, all models, default, layers by MACs", true, true, {}},
       {"proxy, all models, offsets, coverage layers", true, true, offsets, true},
       {"proxy, all models, default, coverage layers", true, true, {}, true},

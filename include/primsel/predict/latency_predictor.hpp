@@ -19,6 +19,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <limits>
 #include <map>
 #include <span>
 #include <sstream>
@@ -60,8 +61,10 @@ struct PredictorOptions {
 
 /// calibrate()'s priors. Defaults: set a priori (not tuned on the transfer experiment's evaluation layers).
 struct CalibrationOptions {
-  double prior_samples = 2;   ///< a primitive's offset and slope are shrunk as if this many more samples said 0
-  int min_slope_samples = 5;  ///< a primitive's own slope needs this many of its samples (else the global one)
+  double prior_samples = 2;  ///< a primitive's offset and slope are shrunk as if this many more samples said 0
+  /// A primitive's own slope needs this many of its samples (else the global one). Off by default: on real
+  /// AVX-512 -> AVX2 transfers the slopes lowered tau in every variant measured (docs/predictor.md); 5 turns them on.
+  int min_slope_samples = std::numeric_limits<int>::max();
   bool layer_effects = true;  ///< per-primitive terms from contrasts within each calibration layer (see calibrate)
 };
 
@@ -122,16 +125,17 @@ class LatencyPredictor {
   /// Transfers the predictor to another device from a handful of samples measured there (<= 10 layers is the
   /// intent). Rankings across CPUs are largely preserved, so only a rescaling of the log time is fitted:
   ///   log ms_new = a + b * r + offset[p] + slope[p] * (r - centre[p]),  r = log ms predicted by the trained model
-  /// 1. (a, b), all samples: with fewer than 3 samples or predictions spanning less than a factor e, b = 1 and a is
-  ///    the mean residual (a constant slowdown); otherwise a least-squares line, b clamped to [0.5, 2].
+  /// 1. (a, b), all samples: with fewer than 3 samples or predictions spanning less than a factor e within the
+  ///    primitives, b = 1 and a is the mean residual (a constant slowdown); otherwise b is the least-squares slope
+  ///    of the samples centred per primitive (not confounded with the offsets of step 2), clamped to [0.5, 2].
   /// 2. Per primitive p, on what (a, b) leaves: an offset and a slope, each a ridge estimate shrunk toward the
   ///    global rescale (0) as if `o.prior_samples` more samples agreed with it — one odd sample cannot move a
   ///    primitive far, and with no samples a primitive keeps the global rescale. Kernels change their relative
   ///    speed across ISAs (AVX2 direct convolution slows more than GEMM), which only a per-primitive term sees;
-  ///    the slope (a primitive whose slowdown grows with the layer's size) only from `o.min_slope_samples` samples
-  ///    of p spanning a factor e, and b + slope stays in [0.5, 2]. With `o.layer_effects` (default) each layer
-  ///    measured gets its own level too (profiled out exactly), so the offsets are fitted on contrasts within a
-  ///    layer.
+  ///    the slope (a primitive whose slowdown grows with the layer's size; off unless `o.min_slope_samples` is
+  ///    set) only from that many samples of p spanning a factor e, and b + slope stays in [0.5, 2]. With
+  ///    `o.layer_effects` (default) each layer measured gets its own level too (profiled out exactly), so the
+  ///    offsets are fitted on contrasts within a layer.
   /// The remaining residual spread joins every prediction's uncertainty. Each call starts again from the trained
   /// model (it does not compound); an empty span removes the calibration. A sample with a non-positive or
   /// non-finite time or threads < 1 is an error, and the calibration is then left as it was.
@@ -155,7 +159,17 @@ class LatencyPredictor {
       const Model* m = find(few[i].primitive);
       model_of[i] = m ? &models_[static_cast<std::size_t>(m - models_.data())] : nullptr;
     }
-    const auto [b, global_slope] = line_slope(raw, y, 0.0);
+    // b from the variation within each primitive's samples (each primitive centred on its own means): the per-
+    // primitive offsets fitted below would otherwise leak into b — when primitives swap ranks across devices,
+    // a layer's slower-predicted candidate is the faster one there, which a line over all samples reads as b < 1.
+    std::vector<double> raw_within(n), y_within(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      double mr = 0, my = 0, count = 0;
+      for (std::size_t j = 0; j < n; ++j)
+        if (few[j].primitive == few[i].primitive) mr += raw[j], my += y[j], ++count;
+      raw_within[i] = raw[i] - mr / count, y_within[i] = y[i] - my / count;
+    }
+    const auto [b, global_slope] = line_slope(raw_within, y_within, 0.0);
     cal_b_ = global_slope ? std::clamp(b, 0.5, 2.0) : 1.0;
     cal_a_ = mean(y) - cal_b_ * mean(raw);
     double dof = global_slope ? 2.0 : 1.0;  // parameters fitted, for the residual spread
