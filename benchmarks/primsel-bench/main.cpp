@@ -168,6 +168,7 @@ int run(const BenchOptions& opt) {
   BindOptions o{.threads = opt.threads, .seed = opt.seed, .budget_ms = opt.budget_ms};
   o.precision = opt.mixed ? Precision::mixed : Precision::f32;
   o.accuracy_budget = opt.accuracy_budget;
+  o.accuracy_trade = opt.remove_by_sensitivity ? AccuracyTrade::remove : AccuracyTrade::price;
   o.memory_budget = opt.memory_budget;
   predict::LatencyPredictor predictor;
   if (!opt.predictor.empty()) {

@@ -21,7 +21,8 @@ inline constexpr std::string_view usage =
     "                     [--input in.bin] [--output out.bin] [--json report.json] [--plot trace.svg]\n"
     "                     [--compare-searchers] [--emit-binding binding.hpp] [--list] [--quiet]\n"
     "                     [--throughput [--simulate BIG+LITTLE:SLOWDOWN] [--no-pin]]   (e.g. --simulate 4+4:2.5)\n"
-    "                     [--precision f32|mixed [--calibration N] [--accuracy-budget E]] [--memory-budget BYTES[K|M|G]]\n"
+    "                     [--precision f32|mixed [--calibration N] [--accuracy-budget E] [--accuracy-trade price|remove]]\n"
+    "                     [--memory-budget BYTES[K|M|G]]\n"
     "                     [--predictor FILE [--measure all|top-k[:K]|adaptive[:K]]]\n";
 
 struct BenchOptions {
@@ -49,6 +50,7 @@ struct BenchOptions {
   bool mixed = false;
   int calibration = 8;
   double accuracy_budget = 0.01;
+  bool remove_by_sensitivity = false;  ///< --accuracy-trade remove: the rule instead of the priced search
   std::size_t memory_budget = 0;  ///< bytes of weights + activations + scratch, 0: none
   /// --predictor FILE (a LatencyPredictor's serialize() text, e.g. from predictor_bench --out): measure only the
   /// conv candidates --measure picks from its predictions (default adaptive, at most 2 per layer).
@@ -169,6 +171,11 @@ inline Expected<BenchOptions> parse_options(const std::vector<std::string>& args
       if (v.empty() || *end != '\0' || !(e >= 0))
         return Error(ErrorCode::invalid_argument, "--accuracy-budget expects a relative error >= 0 (e.g. 0.01, or inf), got '" + v + "'");
       o.accuracy_budget = e;
+    } else if (a == "--accuracy-trade") {
+      PRIMSEL_ASSIGN_OR_RETURN(const std::string v, value());
+      if (v != "price" && v != "remove")
+        return Error(ErrorCode::invalid_argument, "--accuracy-trade expects price or remove, got '" + v + "'");
+      o.remove_by_sensitivity = v == "remove";
     } else if (a == "--memory-budget") {
       PRIMSEL_ASSIGN_OR_RETURN(const std::string v, value());
       const char unit = v.empty() ? '\0' : v.back();
@@ -201,8 +208,8 @@ inline Expected<BenchOptions> parse_options(const std::vector<std::string>& args
   }
   if (!o.list && !o.help && o.model.empty()) return Error(ErrorCode::invalid_argument, "--model is required");
   if (o.no_cache && !o.cache.empty()) return Error(ErrorCode::invalid_argument, "--cache and --no-cache contradict");
-  if (!o.mixed && (has(args, "--calibration") || has(args, "--accuracy-budget")))
-    return Error(ErrorCode::invalid_argument, "--calibration and --accuracy-budget need --precision mixed");
+  if (!o.mixed && (has(args, "--calibration") || has(args, "--accuracy-budget") || has(args, "--accuracy-trade")))
+    return Error(ErrorCode::invalid_argument, "--calibration, --accuracy-budget and --accuracy-trade need --precision mixed");
   if (o.predictor.empty() && has(args, "--measure") && o.measure_rule != "all")
     return Error(ErrorCode::invalid_argument, "--measure " + o.measure_rule + " needs --predictor FILE");
   if (o.sim_big > 0 && !o.throughput) return Error(ErrorCode::invalid_argument, "--simulate needs --throughput");

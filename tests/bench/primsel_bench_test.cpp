@@ -269,7 +269,9 @@ TEST_CASE("--precision mixed binds int8 layers within the budgets and reports th
   // Argument errors.
   for (const char* args : {"--model lenet5 --precision int4", "--model lenet5 --accuracy-budget 0.1",
                            "--model lenet5 --precision mixed --accuracy-budget -1", "--model lenet5 --memory-budget 12X",
-                           "--model lenet5 --precision mixed --calibration 0"}) {
+                           "--model lenet5 --precision mixed --calibration 0",
+                           "--model lenet5 --precision mixed --accuracy-trade cheapest",
+                           "--model lenet5 --accuracy-trade remove"}) {
     INFO(args);
     CHECK(bench(args).status == 2);
   }

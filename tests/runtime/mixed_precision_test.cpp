@@ -206,6 +206,46 @@ TEST_CASE("the accuracy budget keeps the most sensitive layers in f32") {
   }
 }
 
+TEMPLATE_TEST_CASE("both accuracy trades meet a budget the fastest binding misses, noting each layer sent back", "",
+                   Exact<>, Greedy) {
+  if (!int8_gemm_available()) return;
+  const Graph g = small_net();
+  auto net = calibrated<TestType>(g);
+  REQUIRE(net.bind({.measure = quick, .precision = Precision::mixed, .accuracy_budget = 1.0}).ok());
+  const BindReport fastest = net.report();
+  if (fastest.int8_layers == 0 || fastest.output_error <= 0) {
+    WARN("skipped: the timings chose no int8 layer here");
+    return;
+  }
+  auto is_int8_in = [](const BindReport& r, const std::string& node) {
+    for (const LayerBinding& l : r.layers)
+      if (l.node == node) return is_int8(l.candidates[static_cast<std::size_t>(l.chosen)]);
+    FAIL("no layer " << node);
+    return false;
+  };
+  const double budget = fastest.output_error * 0.5;
+  for (AccuracyTrade trade : {AccuracyTrade::price, AccuracyTrade::remove}) {
+    INFO("trade " << (trade == AccuracyTrade::price ? "price" : "remove") << ", fastest binding's error "
+                  << fastest.output_error << " with " << fastest.int8_layers << " int8 layers");
+    REQUIRE(net.bind({.measure = quick, .precision = Precision::mixed, .accuracy_budget = budget,
+                      .accuracy_trade = trade}).ok());
+    const BindReport& r = net.report();
+    INFO("got " << r.output_error << " with " << r.int8_layers << " int8 layers");
+    CHECK(r.int8_layers < fastest.int8_layers);
+    if (r.int8_layers > 0) CHECK(r.output_error <= budget);
+    if (r.int8_layers == 0) CHECK(r.output_error < 0);  // all f32: nothing measured, no stale error
+    CHECK(error_on_fresh_inputs(net, g) < 3 * budget);
+    REQUIRE_FALSE(r.budget_notes.empty());
+    for (const std::string& note : r.budget_notes) {
+      INFO(note);
+      REQUIRE(note.starts_with("accuracy: "));
+      const std::string node = note.substr(10, note.find(' ', 10) - 10);
+      CHECK(is_int8_in(fastest, node));
+      CHECK_FALSE(is_int8_in(r, node));
+    }
+  }
+}
+
 TEST_CASE("a mixed-precision tuning cache carries the calibration: a second start-up needs no samples") {
   if (!int8_gemm_available()) return;
   const Graph g = small_net();

@@ -67,6 +67,12 @@ enum class Precision : std::uint8_t {
   mixed,  ///< int8 candidates too, for the layers calibrate() covered; the accuracy budget decides how many
 };
 
+/// How a mixed-precision search gives up int8 layers when their error exceeds the accuracy budget.
+enum class AccuracyTrade : std::uint8_t {
+  price,   ///< each int8 candidate pays for its error in the search (conversions priced too); see search_within_budgets
+  remove,  ///< the most sensitive int8 layers go back to f32 by rule, whatever their neighbours' formats
+};
+
 struct BindOptions {
   int threads = 1;
   std::uint64_t seed = 7;  ///< the searcher's seed
@@ -93,9 +99,10 @@ struct BindOptions {
   std::span<std::byte> memory;
   Precision precision = Precision::f32;
   /// Largest relative output error (relative_output_error: ||y - y_f32|| / ||y_f32|| over the calibration
-  /// samples) a mixed-precision binding may have; int8 layers are dropped, most sensitive first, until it holds.
-  /// Infinity: unchecked.
+  /// samples) a mixed-precision binding may have; int8 layers go back to f32 (as `accuracy_trade` says) until it
+  /// holds. Infinity: unchecked.
   double accuracy_budget = 0.01;
+  AccuracyTrade accuracy_trade = AccuracyTrade::price;
   /// Largest weights + activations + scratch of the binding, in bytes (BindReport::total_bytes()); 0: no limit.
   /// The most memory-hungry choices are removed until it holds; an error when even the leanest binding found
   /// does not fit.
@@ -302,13 +309,22 @@ class BasicNetwork {
   /// instantiated binding meets both (or no candidate is left to remove: an error saying by how much it misses).
   ///  - memory: the chosen candidates with the largest excess over their node's leanest allowed alternative
   ///    (planned weights + scratch + output activation) are removed until the excesses cover the overshoot;
-  ///  - accuracy: when the binding's error on the calibration samples exceeds the budget, each int8 layer's
-  ///    sensitivity (the error with it alone in int8, measured once and kept) ranks them, and the most sensitive
-  ///    are kept in f32 until the rest's estimated error sqrt(sum sensitivity^2) fits — at least one per round.
-  /// Every removal ends a round; each round removes something, so this ends.
+  ///  - accuracy: when the binding's error on the calibration samples exceeds the budget, the error gets a price.
+  ///    Each layer's sensitivity s (the error with it alone in int8, measured once) makes its int8 candidates
+  ///    cost lambda * s^2 more: independent errors add in quadrature, so the sum of s^2 estimates the binding's
+  ///    error^2, and the searcher trades it against time with every conversion priced — a layer leaves int8 only
+  ///    where its error is worth more than what it saves with its neighbours' formats (removing the most sensitive
+  ///    layers by a rule instead breaks u8 chains into islands that pay a conversion each). lambda is raised until
+  ///    the measured error fits, then bisected (6 steps) toward the smallest price that fits; the fastest binding
+  ///    found within the budget wins. A searcher that ignores the price (still over the budget at 4^16 times the
+  ///    first) falls back to removing the most sensitive int8 layers until sqrt(sum s^2) of the rest fits, at
+  ///    least one per round.
+  /// Every memory trim or removal ends a round and removes something; the price rounds are bounded: this ends.
   Status search_within_budgets(SearchFn search, const BindOptions& o);
+  void note_kept_in_f32(std::size_t node, double sensitivity);
 
-  /// The error of `binding` with every int8 layer but `layer` in its fastest f32 candidate.
+  /// The error of `binding` with `layer` in int8 (its candidate there, else its fastest int8 one) and every other
+  /// layer in its fastest f32 candidate.
   Expected<double> layer_sensitivity(std::size_t layer, std::vector<int> binding);
 
   /// Removes the chosen candidates whose memory most exceeds their node's leanest allowed alternative, until the
@@ -530,9 +546,21 @@ Status BasicNetwork<Primitives, Int8Primitives>::search_within_budgets(SearchFn 
     BasicNetwork* n;
     ~Uncache() { n->cache_runners_ = false, n->runner_cache_.clear(); }
   } uncache{this};
+  // The accuracy price (see the declaration): lambda in ms per error^2, bracketed by [lo, hi] (hi: the smallest
+  // price seen to meet the budget), the fastest binding within the budget kept with its error.
+  double lambda = 0, lo = 0, hi = std::numeric_limits<double>::infinity();
+  int raises = 0, bisections = 0;
+  bool removing = o.accuracy_trade == AccuracyTrade::remove;  // also the fallback when a searcher ignores the price
+  std::vector<int> unpriced;
+  std::optional<std::pair<SearchResult, double>> fastest_within;
   for (;;) {
+    SelectionProblem with_price = problem_;
+    if (lambda > 0)
+      for (auto [i, s] : sensitivity)
+        for (std::size_t c = 0; c < cands_[i].size(); ++c)
+          if (cands_[i][c].quantized()) with_price.nodes[i].cost[c] += lambda * s * s;
     std::vector<std::vector<int>> index;
-    const SelectionProblem sub = restrict_problem(problem_, allowed, index);
+    const SelectionProblem sub = restrict_problem(with_price, allowed, index);
     SearchResult r = search(sub, {.seed = o.seed});
     for (std::size_t i = 0; i < r.binding.size() && i < index.size(); ++i)
       r.binding[i] = index[i][static_cast<std::size_t>(r.binding[i])];
@@ -548,30 +576,78 @@ Status BasicNetwork<Primitives, Int8Primitives>::search_within_budgets(SearchFn 
                          std::to_string(report_.arena_bytes) + ", scratch " + std::to_string(report_.workspace_bytes) + ")");
       continue;
     }
-    if (!checks_accuracy(o)) return {};
-    PRIMSEL_ASSIGN_OR_RETURN(report_.output_error, binding_error());
-    if (report_.output_error <= o.accuracy_budget) return {};
+    const bool priced = lambda > 0 && !removing, checked = checks_accuracy(o);
+    report_.output_error = -1;  // not measured (all f32 or unchecked), not a previous round's
+    if (!checked && !priced) return {};  // nothing to weigh
+    if (checked) {
+      PRIMSEL_ASSIGN_OR_RETURN(report_.output_error, binding_error());
+    }
     const std::vector<int> binding = report_.search.binding;
-    std::vector<std::size_t> int8;
-    for (std::size_t i = 0; i < binding.size(); ++i)
-      if (cands_[i][static_cast<std::size_t>(binding[i])].quantized()) int8.push_back(i);
-    for (std::size_t i : int8) {
-      if (sensitivity.contains(i)) continue;
-      PRIMSEL_ASSIGN_OR_RETURN(sensitivity[i], layer_sensitivity(i, binding));
-    }
-    std::sort(int8.begin(), int8.end(), [&](std::size_t a, std::size_t b) { return sensitivity[a] > sensitivity[b]; });
-    double rest = 0;
-    for (std::size_t i : int8) rest += sensitivity[i] * sensitivity[i];
-    for (std::size_t k = 0; k < int8.size() && (k == 0 || std::sqrt(rest) > o.accuracy_budget); ++k) {
-      const std::size_t i = int8[k];
-      rest -= sensitivity[i] * sensitivity[i];
+    if (unpriced.empty()) unpriced = binding;
+    const bool within = !checked || report_.output_error <= o.accuracy_budget;
+    if (within && !priced) return {};
+    // Every layer the search could put in int8, measured once against the current binding.
+    for (std::size_t i = 0; i < cands_.size(); ++i)
       for (std::size_t c = 0; c < cands_[i].size(); ++c)
-        if (cands_[i][c].quantized()) allowed[i][c] = 0;
-      char note[64];
-      std::snprintf(note, sizeof note, " kept in f32 (sensitivity %.3g)", sensitivity[i]);
-      report_.budget_notes.push_back("accuracy: " + g.nodes()[i].name + note);
+        if (cands_[i][c].quantized() && allowed[i][c] && !sensitivity.contains(i)) {
+          PRIMSEL_ASSIGN_OR_RETURN(sensitivity[i], layer_sensitivity(i, binding));
+        }
+    if (removing) {
+      // The most sensitive int8 layers go back to f32 until the rest's estimated error sqrt(sum s^2) fits, at
+      // least one per round.
+      std::vector<std::size_t> int8;
+      for (std::size_t i = 0; i < binding.size(); ++i)
+        if (cands_[i][static_cast<std::size_t>(binding[i])].quantized()) int8.push_back(i);
+      std::sort(int8.begin(), int8.end(), [&](std::size_t a, std::size_t b) { return sensitivity[a] > sensitivity[b]; });
+      double rest = 0;
+      for (std::size_t i : int8) rest += sensitivity[i] * sensitivity[i];
+      for (std::size_t k = 0; k < int8.size() && (k == 0 || std::sqrt(rest) > o.accuracy_budget); ++k) {
+        const std::size_t i = int8[k];
+        rest -= sensitivity[i] * sensitivity[i];
+        for (std::size_t c = 0; c < cands_[i].size(); ++c)
+          if (cands_[i][c].quantized()) allowed[i][c] = 0;
+        note_kept_in_f32(i, sensitivity[i]);
+      }
+      continue;
     }
+    if (within) {
+      hi = lambda;
+      if (!fastest_within || report_.search.cost < fastest_within->first.cost)
+        fastest_within.emplace(report_.search, report_.output_error);
+    } else {
+      lo = lambda;
+    }
+    if (std::isinf(hi)) {
+      // Raise the price: first so that an error of the whole budget costs as much as the unpriced network, then 4x.
+      lambda = lambda == 0 ? std::max(problem_.cost(unpriced), 1e-9) / (o.accuracy_budget * o.accuracy_budget +
+                                                                         std::numeric_limits<double>::min())
+                           : 4 * lambda;
+      if (++raises > 16) removing = true, lambda = 0;  // a price 4^16 times that one still buys int8
+      continue;
+    }
+    if (++bisections <= 6 && hi > 1.25 * lo) {
+      lambda = lo > 0 ? std::sqrt(lo * hi) : hi / 4;
+      continue;
+    }
+    report_.search = std::move(fastest_within->first);
+    PRIMSEL_RETURN_IF_ERROR(instantiate(report_.searcher));
+    report_.output_error = fastest_within->second;
+    std::vector<std::size_t> back;  // int8 unpriced, f32 now: the price sent them back
+    for (std::size_t i = 0; i < unpriced.size(); ++i)
+      if (cands_[i][static_cast<std::size_t>(unpriced[i])].quantized() &&
+          !cands_[i][static_cast<std::size_t>(report_.search.binding[i])].quantized())
+        back.push_back(i);
+    std::sort(back.begin(), back.end(), [&](std::size_t a, std::size_t b) { return sensitivity[a] > sensitivity[b]; });
+    for (std::size_t i : back) note_kept_in_f32(i, sensitivity[i]);
+    return {};
   }
+}
+
+template <class Primitives, class Int8Primitives>
+void BasicNetwork<Primitives, Int8Primitives>::note_kept_in_f32(std::size_t node, double sensitivity) {
+  char note[64];
+  std::snprintf(note, sizeof note, " kept in f32 (sensitivity %.3g)", sensitivity);
+  report_.budget_notes.push_back("accuracy: " + graph_->nodes()[node].name + note);
 }
 
 template <class Primitives, class Int8Primitives>
@@ -923,7 +999,7 @@ template <class Primitives, class Int8Primitives>
 std::string BasicNetwork<Primitives, Int8Primitives>::binding_key(const std::string& searcher, const BindOptions& o) const {
   std::string key = searcher + " " + std::to_string(o.seed);
   if (o.precision == Precision::mixed) {  // another budget or calibration may allow other layers
-    std::string q = std::to_string(o.accuracy_budget);
+    std::string q = std::to_string(o.accuracy_budget) + (o.accuracy_trade == AccuracyTrade::price ? " price" : "");
     for (const auto& p : calibration_.params)
       q += p ? std::to_string(p->scale) + "/" + std::to_string(p->zero_point) + "," : std::string(",");
     key += " mixed:" + hex64(fnv1a(q)).substr(0, 12);
@@ -954,14 +1030,18 @@ Expected<double> BasicNetwork<Primitives, Int8Primitives>::binding_error() {
 
 template <class Primitives, class Int8Primitives>
 Expected<double> BasicNetwork<Primitives, Int8Primitives>::layer_sensitivity(std::size_t layer, std::vector<int> binding) {
-  for (std::size_t i = 0; i < binding.size(); ++i) {
-    if (i == layer || !cands_[i][static_cast<std::size_t>(binding[i])].quantized()) continue;
+  auto fastest = [&](std::size_t i, bool int8) {
     int best = -1;
     for (std::size_t c = 0; c < cands_[i].size(); ++c)
-      if (!cands_[i][c].quantized() &&
+      if (cands_[i][c].quantized() == int8 &&
           (best < 0 || problem_.nodes[i].cost[c] < problem_.nodes[i].cost[static_cast<std::size_t>(best)]))
         best = static_cast<int>(c);
-    binding[i] = best;  // u8 candidates only come beside f32 ones
+    return best;
+  };
+  for (std::size_t i = 0; i < binding.size(); ++i) {
+    const bool int8 = cands_[i][static_cast<std::size_t>(binding[i])].quantized();
+    if (i == layer && !int8) binding[i] = fastest(i, true);
+    if (i != layer && int8) binding[i] = fastest(i, false);  // u8 candidates only come beside f32 ones
   }
   const SearchResult kept = report_.search;
   report_.search.binding = std::move(binding);
