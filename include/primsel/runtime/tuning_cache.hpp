@@ -6,7 +6,8 @@
 //   primsel-tuning-cache 2
 //   device AMD EPYC|avx512bw|threads=1|primsel=0.1.0
 //   model 9f3c...                                  (hash of the graph's structure and candidate names)
-//   quant <value> <scale> <zero point>             (a mixed-precision cache's calibration: one per activation)
+//   quant <value> <scale> <zero point> <qmax>      (a mixed-precision cache's calibration: one per activation;
+//                                                   qmax 255 or 127, the levels; absent in older files: 255)
 //   node <name> <k> <candidate> <ms> ...           (one per node, topological order)
 //   predicted <node> <candidate> ...               (costs that are a predictor's estimates, not measured; optional)
 //   edge <from> <to> <ms> ...
@@ -95,7 +96,8 @@ inline std::string serialize(const TuningRecord& r) {
   o << "primsel-tuning-cache " << tuning_cache_version << "\n";
   o << "device " << detail::escape(r.device) << "\n";
   o << "model " << r.model << "\n";
-  for (const auto& [value, q] : r.quant) o << "quant " << detail::escape(value) << " " << q.scale << " " << q.zero_point << "\n";
+  for (const auto& [value, q] : r.quant) o << "quant " << detail::escape(value) << " " << q.scale << " " << q.zero_point << " " << q.qmax
+                                    << "\n";
   for (const SearchNode& n : r.problem.nodes) {
     o << "node " << detail::escape(n.name) << " " << n.cost.size();
     for (std::size_t c = 0; c < n.cost.size(); ++c)
@@ -161,10 +163,14 @@ inline Expected<TuningRecord> parse_tuning_cache(std::string_view text) {
     } else if (kind == "quant") {
       std::string value;
       QuantParams q;
-      // Whatever a calibration can produce: a positive finite scale, a u8 zero point.
-      if (!(f >> value >> q.scale >> q.zero_point) || !std::isfinite(q.scale) || q.scale <= 0 || q.zero_point < 0 ||
-          q.zero_point > 255)
-        return fail(number, "malformed quant record (want: quant <value> <scale > 0> <zero point 0..255>)");
+      // Whatever a calibration can produce: a positive finite scale, levels [0, 255] or [0, 127] (a record
+      // written before the levels were stored is a whole-byte one), the zero point among them.
+      const bool read = static_cast<bool>(f >> value >> q.scale >> q.zero_point);
+      if (read && !(f >> q.qmax)) q.qmax = f.eof() ? 255 : -1;
+      if (!read || !std::isfinite(q.scale) || q.scale <= 0 || (q.qmax != 255 && q.qmax != 127) || q.zero_point < 0 ||
+          q.zero_point > q.qmax)
+        return fail(number,
+                    "malformed quant record (want: quant <value> <scale > 0> <zero point 0..qmax> <qmax 255 or 127>)");
       r.quant.emplace_back(detail::unescape(value), q);
     } else if (kind == "node") {
       SearchNode n;
