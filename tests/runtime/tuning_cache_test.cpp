@@ -69,8 +69,9 @@ TEST_CASE("a tuning record survives serialisation exactly, names with spaces and
   CHECK(back->quant == r.quant);  // scales exactly, names with spaces too
 }
 
-TEST_CASE("a quant record without levels (written before they were stored) is a whole-byte one") {
+TEST_CASE("a version 2 cache's quant records (without levels) are whole-byte ones") {
   std::string body = body_of(serialize(sample()));
+  body.replace(0, 22, "primsel-tuning-cache 2");
   const std::size_t at = body.find("quant x ");
   REQUIRE(at != std::string::npos);
   const std::size_t end = body.find('\n', at);
@@ -84,7 +85,7 @@ TEST_CASE("a version 1 cache (before quant records) is still read") {
   TuningRecord r = sample();
   r.quant.clear();
   std::string body = body_of(serialize(r));
-  REQUIRE(body.rfind("primsel-tuning-cache 2\n", 0) == 0);
+  REQUIRE(body.rfind("primsel-tuning-cache 3\n", 0) == 0);
   body.replace(0, 22, "primsel-tuning-cache 1");
   auto back = parse_tuning_cache(resign(body));
   REQUIRE(back.ok());
@@ -108,8 +109,8 @@ TEST_CASE("every damaged cache is rejected with a reason") {
   rejects(flipped, "checksum mismatch");
   rejects("\x7f\x45LF\x02\x01\x01 binary junk", "truncated");
   std::string body = body_of(good);
-  rejects(resign("primsel-tuning-cache 3\n"), "version 1 to 2");
-  rejects(resign("primsel-tuning-cache 0\n"), "version 1 to 2");
+  rejects(resign("primsel-tuning-cache 4\n"), "version 1 to 3");
+  rejects(resign("primsel-tuning-cache 0\n"), "version 1 to 3");
   rejects(resign(body + "quant x 0 0\n"), "malformed quant");
   rejects(resign(body + "quant x -1 0\n"), "malformed quant");
   rejects(resign(body + "quant x nan 0\n"), "malformed quant");

@@ -3,11 +3,11 @@
 // not match exactly — another device, thread count, primsel version, model, primitive list; a truncated or edited
 // file (checked by an FNV-1a checksum over its content) — is rejected with a reason, never half-used.
 //
-//   primsel-tuning-cache 2
+//   primsel-tuning-cache 3
 //   device AMD EPYC|avx512bw|threads=1|primsel=0.1.0
 //   model 9f3c...                                  (hash of the graph's structure and candidate names)
 //   quant <value> <scale> <zero point> <qmax>      (a mixed-precision cache's calibration: one per activation;
-//                                                   qmax 255 or 127, the levels; absent in older files: 255)
+//                                                   qmax 255 or 127, the levels; absent in version 2: 255)
 //   node <name> <k> <candidate> <ms> ...           (one per node, topological order)
 //   predicted <node> <candidate> ...               (costs that are a predictor's estimates, not measured; optional)
 //   edge <from> <to> <ms> ...
@@ -60,8 +60,8 @@ struct TuningRecord {
   std::vector<std::pair<std::string, QuantParams>> quant;
 };
 
-/// The cache format written; version 1 (no quant records) is still read.
-inline constexpr int tuning_cache_version = 2;
+/// The cache format written; versions 1 (no quant records) and 2 (quant records without qmax) are still read.
+inline constexpr int tuning_cache_version = 3;
 
 namespace detail {
 /// Names may hold spaces: stored with spaces and backslashes escaped so every field is one token.
