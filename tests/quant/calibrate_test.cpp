@@ -122,3 +122,29 @@ TEST_CASE("the histogram grows in both directions exactly and skips non-finite v
   CHECK(constant.min_max().hi == 2.5f);
   CHECK(constant.params(CalibrationMethod::percentile).scale == Approx(2.5 / 255));
 }
+
+TEST_CASE("calibrating for 7-bit levels: the same range over 127 levels, parameters that say so") {
+  // What Network::calibrate does on AVX2 without VNNI (u8_activation_levels = [0, 127]).
+  Rng rng(9);
+  RangeObserver obs;
+  std::vector<float> x(50000);
+  for (float& v : x) v = static_cast<float>(rng.uniform(-1, 3));
+  obs.observe(x);
+  for (CalibrationMethod m : {CalibrationMethod::min_max, CalibrationMethod::percentile, CalibrationMethod::mse}) {
+    const QuantParams p8 = obs.params(m), p7 = obs.params(m, u8_7bit_range);
+    INFO("method " << static_cast<int>(m) << ": 8-bit {" << p8.scale << ", " << p8.zero_point << "} 7-bit {"
+                   << p7.scale << ", " << p7.zero_point << "}");
+    CHECK(p8.qmax == 255);
+    CHECK(p7.qmax == 127);
+    CHECK(p7.zero_point >= 0);
+    CHECK(p7.zero_point <= 127);
+    CHECK(dequantize(p7.zero_point, p7) == 0.0f);
+    // About the same real range, so about twice the step.
+    CHECK(p7.scale / p8.scale == Approx(255.0 / 127).epsilon(0.1));
+    CHECK(dequantize(127, p7) == Approx(3).margin(0.1));
+    CHECK(dequantize(0, p7) == Approx(-1).margin(0.1));
+  }
+  // Half the levels: about 4x the rounding error, whatever range the MSE search settles on.
+  const Range r7 = obs.mse(u8_7bit_range), r8 = obs.mse();
+  CHECK(obs.error(r7, u8_7bit_range) > obs.error(r8));
+}

@@ -27,6 +27,13 @@ TEST_CASE("choose_params includes zero, represents it exactly, and documents its
   CHECK(choose_params(-5.0f, -2.0f).zero_point == 255);
   CHECK(choose_params(0.0f, 0.0f) == QuantParams{1.0f, 0});
   CHECK(choose_params(-1.0f, 1.0f, u8_7bit_range).zero_point == 64);  // 63.5 rounds away from zero
+  // The parameters carry their levels: every producer of the tensor clamps to them.
+  CHECK(choose_params(-1.0f, 3.0f).qmax == 255);
+  CHECK(choose_params(-1.0f, 3.0f, u8_7bit_range) == QuantParams{4.0f / 127, 32, 127});
+  CHECK(choose_params(-5.0f, -2.0f, u8_7bit_range).zero_point == 127);
+  CHECK(choose_params(0.0f, 0.0f, u8_7bit_range) == QuantParams{1.0f, 0, 127});
+  CHECK(levels(choose_params(-1.0f, 3.0f, u8_7bit_range)) == u8_7bit_range);
+  CHECK(levels(QuantParams{}) == u8_range);
   Rng rng(5);
   for (int i = 0; i < 1000; ++i) {
     const auto lo = static_cast<float>(rng.uniform(-100, 10)), hi = static_cast<float>(rng.uniform(-10, 100));
@@ -192,5 +199,12 @@ TEST_CASE("fused activations tighten the clamp bounds in the quantised domain") 
   CHECK(activation_range(0, INFINITY, out) == QRange{100, 255});  // Relu: the zero point
   CHECK(activation_range(0, 6, out) == QRange{100, 220});         // Relu6: 100 + 6 / 0.05
   CHECK(activation_range(0, 6, QuantParams{0.01f, 0}) == QRange{0, 255});
+  // 7-bit outputs: the clamp never leaves [0, 127], with or without an activation.
+  const QuantParams out7{0.05f, 100, 127};
+  CHECK(activation_range(-INFINITY, INFINITY, out7) == u8_7bit_range);
+  CHECK(activation_range(0, INFINITY, out7) == QRange{100, 127});
+  CHECK(activation_range(0, 6, out7) == QRange{100, 127});  // 6 quantises beyond the levels
+  CHECK(activation_range(0, 1, out7) == QRange{100, 120});
+  CHECK(activation_range(-INFINITY, INFINITY, out7, u8_range) == u8_range);  // an explicit range wins
   CHECK(requantize(1000, quantize_multiplier(0.5).value(), 100, 100, 220) == 220);
 }

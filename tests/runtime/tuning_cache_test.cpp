@@ -28,7 +28,8 @@ TuningRecord sample() {
                      {"fc\\x", {"a", "b", "c"}, {3, 2, 1}}};
   r.problem.edges = {{0, 1, {0, 0.5}}, {1, 2, {0.1, 0.2, 0.3}}, {0, 2, {1, 2, 3, 4, 5, 6}}};
   r.bindings["qlearning 7"] = {1, 0, 2};
-  r.quant = {{"x", {0.0235294122f, 0}}, {"conv 1 out", {1.0f / 3.0f, 128}}, {"y", {7.25e-6f, 255}}};
+  r.quant = {{"x", {0.0235294122f, 0}}, {"conv 1 out", {1.0f / 3.0f, 128}}, {"y", {7.25e-6f, 255}},
+             {"7-bit", {0.5f, 127, 127}}};
   return r;
 }
 
@@ -68,11 +69,23 @@ TEST_CASE("a tuning record survives serialisation exactly, names with spaces and
   CHECK(back->quant == r.quant);  // scales exactly, names with spaces too
 }
 
+TEST_CASE("a version 2 cache's quant records (without levels) are whole-byte ones") {
+  std::string body = body_of(serialize(sample()));
+  body.replace(0, 22, "primsel-tuning-cache 2");
+  const std::size_t at = body.find("quant x ");
+  REQUIRE(at != std::string::npos);
+  const std::size_t end = body.find('\n', at);
+  body.replace(at, end - at, "quant x 0.25 7");
+  auto back = parse_tuning_cache(resign(body));
+  REQUIRE(back.ok());
+  CHECK(back->quant[0].second == QuantParams{0.25f, 7, 255});
+}
+
 TEST_CASE("a version 1 cache (before quant records) is still read") {
   TuningRecord r = sample();
   r.quant.clear();
   std::string body = body_of(serialize(r));
-  REQUIRE(body.rfind("primsel-tuning-cache 2\n", 0) == 0);
+  REQUIRE(body.rfind("primsel-tuning-cache 3\n", 0) == 0);
   body.replace(0, 22, "primsel-tuning-cache 1");
   auto back = parse_tuning_cache(resign(body));
   REQUIRE(back.ok());
@@ -96,15 +109,17 @@ TEST_CASE("every damaged cache is rejected with a reason") {
   rejects(flipped, "checksum mismatch");
   rejects("\x7f\x45LF\x02\x01\x01 binary junk", "truncated");
   std::string body = body_of(good);
-  rejects(resign("primsel-tuning-cache 3\n"), "version 1 to 2");
-  rejects(resign("primsel-tuning-cache 0\n"), "version 1 to 2");
+  rejects(resign("primsel-tuning-cache 4\n"), "version 1 to 3");
+  rejects(resign("primsel-tuning-cache 0\n"), "version 1 to 3");
   rejects(resign(body + "quant x 0 0\n"), "malformed quant");
   rejects(resign(body + "quant x -1 0\n"), "malformed quant");
   rejects(resign(body + "quant x nan 0\n"), "malformed quant");
   rejects(resign(body + "quant x 0.5 256\n"), "malformed quant");
   rejects(resign(body + "quant x 0.5 -1\n"), "malformed quant");
   rejects(resign(body + "quant x 0.5\n"), "malformed quant");
-  rejects(resign(body + "quant x 0.5 3 4\n"), "unexpected");
+  rejects(resign(body + "quant x 0.5 3 4\n"), "malformed quant");      // levels are 255 or 127
+  rejects(resign(body + "quant x 0.5 128 127\n"), "malformed quant");  // the zero point outside them
+  rejects(resign(body + "quant x 0.5 3 127 4\n"), "unexpected");
   rejects(resign(body + "edge 2 1 0\n"), "do not exist");
   rejects(resign(body + "node x 3 a 1 b\n"), "fewer candidates");
   rejects(resign(body + "node x 99999999 a 1\n"), "malformed node");

@@ -40,10 +40,13 @@ constexpr std::string_view to_string(DType t) noexcept {
   return "?";
 }
 
-/// Affine quantisation of one tensor: real = scale * (q - zero_point).
+/// Affine quantisation of one tensor: real = scale * (q - zero_point), with q in [0, qmax]. qmax is 255 (the
+/// whole byte) unless the target's int8 kernels need 7-bit activations (127: AVX2 without VNNI, whose vpmaddubsw
+/// saturates on larger ones; PyTorch's observers call this reduce_range): every producer of the tensor clamps to it.
 struct QuantParams {
   float scale = 1.0f;
   std::int32_t zero_point = 0;
+  std::int32_t qmax = 255;
   friend constexpr bool operator==(const QuantParams&, const QuantParams&) = default;
 };
 

@@ -42,9 +42,8 @@ inline simd::FloatVec round_even(const simd::FloatVec& v) noexcept {
 }
 #endif
 
-/// q[0, n) from x[0, n), n <= lanes: quant::quantize into r (the whole byte unless a kernel needs less).
-inline void quantize_lanes(const float* x, std::int64_t n, QuantParams p, std::uint8_t* q,
-                           QRange r = u8_range) noexcept {
+/// q[0, n) from x[0, n), n <= lanes: quant::quantize into r (levels(p) for a tensor, a kernel's range for a row).
+inline void quantize_lanes(const float* x, std::int64_t n, QuantParams p, std::uint8_t* q, QRange r) noexcept {
 #if PRIMSEL_HAS_SIMD
   alignas(64) float buf[lanes];
   if (n < lanes) {
@@ -154,17 +153,18 @@ inline QuantParams quantize_dynamic(std::span<const float> x, QRange r, std::spa
   return p;
 }
 
-/// f32 `src` in any layout -> u8 NHWC `dst`, quantised with dst.quant() over [0, 255].
+/// f32 `src` in any layout -> u8 NHWC `dst`, quantised with dst.quant() into its levels [0, qmax].
 inline Status quantize(ConstTensorView src, TensorView dst) {
   PRIMSEL_RETURN_IF_ERROR(detail::check_views(src, dst, DType::f32, DType::u8, "quantize"));
   const QuantParams p = dst.quant();
+  const QRange r = levels(p);  // a 7-bit tensor's values stay below 128
   const Shape& s = src.shape();
   const std::int64_t N = s.n(), C = s.c(), HW = s.h() * s.w(), W = detail::lanes;
   const float* x = src.data<float>();
   std::uint8_t* q = dst.data<std::uint8_t>();
   switch (src.layout()) {
     case Layout::nhwc:
-      for (std::int64_t i = 0, n = N * HW * C; i < n; i += W) detail::quantize_lanes(x + i, std::min(W, n - i), p, q + i);
+      for (std::int64_t i = 0, n = N * HW * C; i < n; i += W) detail::quantize_lanes(x + i, std::min(W, n - i), p, q + i, r);
       break;
     case Layout::nchw:
       // A plane's pixels quantised a vector at a time, then scattered to their pixels' channel slot.
@@ -175,7 +175,7 @@ inline Status quantize(ConstTensorView src, TensorView dst) {
           for (std::int64_t i = 0; i < HW; i += W) {
             std::uint8_t buf[detail::lanes];
             const std::int64_t k = std::min(W, HW - i);
-            detail::quantize_lanes(plane + i, k, p, buf);
+            detail::quantize_lanes(plane + i, k, p, buf, r);
             for (std::int64_t j = 0; j < k; ++j) out[(i + j) * C] = buf[j];
           }
         }
@@ -191,7 +191,7 @@ inline Status quantize(ConstTensorView src, TensorView dst) {
           std::uint8_t* out = q + n * HW * C + c0;
           for (std::int64_t i = 0; i < HW; ++i)
             for (std::int64_t c = 0; c < count; c += W)
-              detail::quantize_lanes(in + i * b + c, std::min(W, count - c), p, out + i * C + c);
+              detail::quantize_lanes(in + i * b + c, std::min(W, count - c), p, out + i * C + c, r);
         }
       break;
     }
@@ -259,7 +259,7 @@ inline Status requantize(ConstTensorView src, TensorView dst) {
   std::array<std::uint8_t, 256> table;
   for (int v = 0; v < 256; ++v)
     table[static_cast<std::size_t>(v)] =
-        static_cast<std::uint8_t>(quantize(dequantize(v, src.quant()), dst.quant(), u8_range));
+        static_cast<std::uint8_t>(quantize(dequantize(v, src.quant()), dst.quant(), levels(dst.quant())));
   const std::uint8_t* in = src.data<std::uint8_t>();
   std::uint8_t* out = dst.data<std::uint8_t>();
   for (std::size_t i = 0, n = src.size_bytes(); i < n; ++i) out[i] = table[in[i]];

@@ -34,24 +34,29 @@ inline constexpr QRange u8_7bit_range{0, 127};
 /// int8 symmetric weights: -128 is left out so the range is symmetric and vpmaddubsw cannot saturate.
 inline constexpr QRange s8_weight_range{-127, 127};
 
+/// The u8 levels a tensor with parameters p takes: [0, p.qmax] (the whole byte, or 7 bits for vpmaddubsw).
+constexpr QRange levels(QuantParams p) noexcept { return {0, p.qmax}; }
+
 // ---------------------------------------------------------------------------------------------------------------
 // Choosing parameters, quantising and dequantising
 
 /// Affine parameters covering [min, max] with the levels of `r`. The range is first widened to include 0, so that
 /// real zero (zero padding, ReLU's floor) is represented exactly: the zero point is an integer in [r.lo, r.hi] and
 /// dequantises to exactly 0. The zero point is rounded (nudged) from the ideal r.lo - min / scale, so the
-/// represented range is [min, max] shifted by at most scale / 2. An empty range (both 0) gives scale 1.
+/// represented range is [min, max] shifted by at most scale / 2. An empty range (both 0) gives scale 1. The
+/// parameters' qmax is r.hi.
 ///
-///   choose_params(-1.0f, 3.0f)  ->  {scale 4/255, zero_point 64}
+///   choose_params(-1.0f, 3.0f)                 ->  {scale 4/255, zero_point 64, qmax 255}
+///   choose_params(-1.0f, 3.0f, u8_7bit_range)  ->  {scale 4/127, zero_point 32, qmax 127}
 inline QuantParams choose_params(float min, float max, QRange r = u8_range) noexcept {
   min = std::min(min, 0.0f);
   max = std::max(max, 0.0f);
   const double span = static_cast<double>(max) - static_cast<double>(min);
-  if (!(span > 0) || !std::isfinite(span)) return {1.0f, r.lo};
+  if (!(span > 0) || !std::isfinite(span)) return {1.0f, r.lo, r.hi};
   const auto scale = static_cast<float>(span / (r.hi - r.lo));
   const double ideal = r.lo - static_cast<double>(min) / scale;
   const auto zp = static_cast<std::int32_t>(std::clamp(std::round(ideal), double(r.lo), double(r.hi)));
-  return {scale, zp};
+  return {scale, zp, r.hi};
 }
 
 /// One value: round-half-to-even(x / scale) + zero_point, clamped to r (ONNX QuantizeLinear's rounding).
@@ -75,7 +80,7 @@ requires(std::is_same_v<T, std::uint8_t> ||
   for (std::size_t i = 0; i < in.size(); ++i) out[i] = static_cast<T>(quantize(in[i], p, r));
 }
 inline void quantize(std::span<const float> in, QuantParams p, std::span<std::uint8_t> out) noexcept {
-  quantize(in, p, out, u8_range);
+  quantize(in, p, out, levels(p));
 }
 
 template <class T>
@@ -193,11 +198,15 @@ inline Expected<std::vector<FixedPointMultiplier>> channel_multipliers(float in_
 /// The quantised clamp bounds of a fused activation that clamps real values to [lo, hi] (Relu: [0, inf), Relu6:
 /// [0, 6], none: infinities), intersected with the output range r. A bound is rounded as quantize() rounds it, so
 /// clamping in the integer domain equals clamping the real value then quantising.
-inline QRange activation_range(float lo, float hi, QuantParams out, QRange r = u8_range) noexcept {
+inline QRange activation_range(float lo, float hi, QuantParams out, QRange r) noexcept {
   QRange q = r;
   if (std::isfinite(lo)) q.lo = std::max(r.lo, quantize(lo, out, r));
   if (std::isfinite(hi)) q.hi = std::min(r.hi, quantize(hi, out, r));
   return q;
+}
+/// The same within the output's own levels (levels(out)): a 7-bit tensor's producer never writes above 127.
+inline QRange activation_range(float lo, float hi, QuantParams out) noexcept {
+  return activation_range(lo, hi, out, levels(out));
 }
 
 }  // namespace primsel::quant

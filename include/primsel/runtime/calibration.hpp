@@ -19,6 +19,7 @@
 #include "primsel/core/error.hpp"
 #include "primsel/core/tensor.hpp"
 #include "primsel/graph/graph.hpp"
+#include "primsel/primitives/int8/quant_concept.hpp"
 #include "primsel/quant/calibrate.hpp"
 #include "primsel/runtime/reference_executor.hpp"
 
@@ -38,9 +39,12 @@ struct Calibration {
 };
 
 /// Calibrates finalized graph `g` on `samples` (each: one nchw/f32 tensor per graph input). Needs at least one
-/// sample; more give ranges closer to deployment (a few dozen are typical).
+/// sample; more give ranges closer to deployment (a few dozen are typical). Each range is quantised into `levels`,
+/// by default what this target's int8 GEMM kernels are exact for (u8_activation_levels: 255 levels, or 127 on
+/// AVX2 without VNNI), and the parameters carry them (QuantParams::qmax), so every u8 producer stays within.
 inline Expected<Calibration> calibrate_graph(const Graph& g, std::vector<std::vector<Tensor>> samples,
-                                             quant::CalibrationMethod method = quant::CalibrationMethod::mse) {
+                                             quant::CalibrationMethod method = quant::CalibrationMethod::mse,
+                                             quant::QRange levels = u8_activation_levels) {
   PRIMSEL_CHECK(!samples.empty(), ErrorCode::invalid_argument,
                 "calibrating '" + g.name() + "' needs at least one sample input");
   std::vector<std::optional<quant::RangeObserver>> observers(g.values().size());
@@ -67,7 +71,7 @@ inline Expected<Calibration> calibrate_graph(const Graph& g, std::vector<std::ve
   }
   cal.params.resize(g.values().size());
   for (std::size_t v = 0; v < observers.size(); ++v)
-    if (observers[v] && observers[v]->count() > 0) cal.params[v] = observers[v]->params(method);
+    if (observers[v] && observers[v]->count() > 0) cal.params[v] = observers[v]->params(method, levels);
   cal.samples = std::move(samples);
   return cal;
 }

@@ -940,6 +940,14 @@ void BasicNetwork<Primitives, Int8Primitives>::adopt_cached_calibration(const Tu
                            "' is not an activation of '" + g.name() + "'");
       return;
     }
+    // Levels another target's kernels needed (a cache from a VNNI machine on an AVX2 one, or the reverse): the
+    // GEMM convs would refuse 8-bit inputs here, and 7-bit ones would waste a bit.
+    if (q.qmax != u8_activation_levels.hi) {
+      cache_problem(o, "ignoring the calibration in the tuning cache '" + o.cache_path + "': '" + name +
+                           "' was quantised into [0, " + std::to_string(q.qmax) + "], this target's int8 kernels use [0, " +
+                           std::to_string(u8_activation_levels.hi) + "]");
+      return;
+    }
     cal.params[static_cast<std::size_t>(*v)] = q;
   }
   calibration_ = std::move(cal);

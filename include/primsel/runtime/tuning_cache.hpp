@@ -3,10 +3,11 @@
 // not match exactly — another device, thread count, primsel version, model, primitive list; a truncated or edited
 // file (checked by an FNV-1a checksum over its content) — is rejected with a reason, never half-used.
 //
-//   primsel-tuning-cache 2
+//   primsel-tuning-cache 3
 //   device AMD EPYC|avx512bw|threads=1|primsel=0.1.0
 //   model 9f3c...                                  (hash of the graph's structure and candidate names)
-//   quant <value> <scale> <zero point>             (a mixed-precision cache's calibration: one per activation)
+//   quant <value> <scale> <zero point> <qmax>      (a mixed-precision cache's calibration: one per activation;
+//                                                   qmax 255 or 127, the levels; absent in version 2: 255)
 //   node <name> <k> <candidate> <ms> ...           (one per node, topological order)
 //   predicted <node> <candidate> ...               (costs that are a predictor's estimates, not measured; optional)
 //   edge <from> <to> <ms> ...
@@ -59,8 +60,8 @@ struct TuningRecord {
   std::vector<std::pair<std::string, QuantParams>> quant;
 };
 
-/// The cache format written; version 1 (no quant records) is still read.
-inline constexpr int tuning_cache_version = 2;
+/// The cache format written; versions 1 (no quant records) and 2 (quant records without qmax) are still read.
+inline constexpr int tuning_cache_version = 3;
 
 namespace detail {
 /// Names may hold spaces: stored with spaces and backslashes escaped so every field is one token.
@@ -95,7 +96,8 @@ inline std::string serialize(const TuningRecord& r) {
   o << "primsel-tuning-cache " << tuning_cache_version << "\n";
   o << "device " << detail::escape(r.device) << "\n";
   o << "model " << r.model << "\n";
-  for (const auto& [value, q] : r.quant) o << "quant " << detail::escape(value) << " " << q.scale << " " << q.zero_point << "\n";
+  for (const auto& [value, q] : r.quant) o << "quant " << detail::escape(value) << " " << q.scale << " " << q.zero_point << " " << q.qmax
+                                    << "\n";
   for (const SearchNode& n : r.problem.nodes) {
     o << "node " << detail::escape(n.name) << " " << n.cost.size();
     for (std::size_t c = 0; c < n.cost.size(); ++c)
@@ -161,10 +163,14 @@ inline Expected<TuningRecord> parse_tuning_cache(std::string_view text) {
     } else if (kind == "quant") {
       std::string value;
       QuantParams q;
-      // Whatever a calibration can produce: a positive finite scale, a u8 zero point.
-      if (!(f >> value >> q.scale >> q.zero_point) || !std::isfinite(q.scale) || q.scale <= 0 || q.zero_point < 0 ||
-          q.zero_point > 255)
-        return fail(number, "malformed quant record (want: quant <value> <scale > 0> <zero point 0..255>)");
+      // Whatever a calibration can produce: a positive finite scale, levels [0, 255] or [0, 127] (a record
+      // written before the levels were stored is a whole-byte one), the zero point among them.
+      const bool read = static_cast<bool>(f >> value >> q.scale >> q.zero_point);
+      if (read && !(f >> q.qmax)) q.qmax = f.eof() ? 255 : -1;
+      if (!read || !std::isfinite(q.scale) || q.scale <= 0 || (q.qmax != 255 && q.qmax != 127) || q.zero_point < 0 ||
+          q.zero_point > q.qmax)
+        return fail(number,
+                    "malformed quant record (want: quant <value> <scale > 0> <zero point 0..qmax> <qmax 255 or 127>)");
       r.quant.emplace_back(detail::unescape(value), q);
     } else if (kind == "node") {
       SearchNode n;

@@ -54,3 +54,17 @@ TEST_CASE("conv1x1_u8s8 on MobileNet-shaped small-K layers (the kernels chosen b
       t.check<Conv1x1U8S8>();
     }
 }
+
+TEST_CASE("conv1x1_u8s8 on 7-bit activations is exact on every target") {
+  const std::int32_t zero_points[] = {0, 128, 255};  // scaled to the levels: 0, 64, 127
+  int index = 0;
+  for (std::int64_t ic : {1, 4, 17, 64, 100})
+    for (std::int64_t oc : {3, 16, 33, 65}) {
+      ++index;
+      QuantConvTester t;
+      t.levels(quant::u8_7bit_range).ic(ic).oc(oc).hw(7 + index % 5, 9).batch(1 + index % 2).threads(1 + index % 2);
+      t.input_zero_point(zero_points[index % 3]).activation(index % 2 ? Activation::relu6() : Activation::none());
+      if (index % 7 == 3) t.output_zero_point(255);
+      t.check<Conv1x1U8S8>();
+    }
+}

@@ -4,6 +4,7 @@
 // zero; requantise equal to going through f32; and the argument checks.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -20,11 +21,14 @@ const Shape shapes[] = {{1, 1, 1, 1}, {1, 3, 5, 7}, {2, 17, 13, 7}, {1, 33, 3, 3
 
 TEST_CASE("quantize and dequantize in every layout equal the scalar definitions and round-trip within scale/2") {
   Rng rng(11);
+  // The whole byte, and the 7-bit levels the int8 GEMM needs on AVX2 without VNNI: nothing lands above 127 there.
+  for (quant::QRange levels : {quant::u8_range, quant::u8_7bit_range})
   for (const Shape& s : shapes)
     for (Layout l : all_layouts) {
-      INFO(to_string(s) << " " << to_string(l));
+      INFO(to_string(s) << " " << to_string(l) << " levels [0, " << levels.hi << "]");
       const auto lo = static_cast<float>(rng.uniform(-8, 0)), hi = static_cast<float>(rng.uniform(0.5, 8));
-      const QuantParams p = quant::choose_params(lo, hi);
+      const QuantParams p = quant::choose_params(lo, hi, levels);
+      REQUIRE(p.qmax == levels.hi);
       Tensor x(s);  // nchw, converted to l below
       for (float& v : x.floats()) v = static_cast<float>(rng.uniform(lo, hi));
       // Specials and out-of-range values: they must clamp as the scalar quantize clamps them.
@@ -34,15 +38,18 @@ TEST_CASE("quantize and dequantize in every layout equal the scalar definitions 
       Tensor xl = to_layout(x, l).value();
       Tensor q(s, {Layout::nhwc, DType::u8}, p);
       REQUIRE(quant::quantize(xl.view(), q.view()).ok());
-      std::size_t wrong = 0;
+      std::size_t wrong = 0, above = 0;
       for (std::int64_t n = 0; n < s.n(); ++n)
         for (std::int64_t c = 0; c < s.c(); ++c)
           for (std::int64_t h = 0; h < s.h(); ++h)
             for (std::int64_t w = 0; w < s.w(); ++w) {
               const float v = x.data<float>()[offset(s, Layout::nchw, n, c, h, w)];
-              wrong += q.data<std::uint8_t>()[offset(s, Layout::nhwc, n, c, h, w)] != quant::quantize(v, p, quant::u8_range);
+              const std::uint8_t got = q.data<std::uint8_t>()[offset(s, Layout::nhwc, n, c, h, w)];
+              wrong += got != quant::quantize(v, p, levels);
+              above += got > levels.hi;
             }
       CHECK(wrong == 0);
+      CHECK(above == 0);
 
       Tensor back(s, {l, DType::f32});
       std::fill(back.floats().begin(), back.floats().end(), -99.0f);  // the blocked tail must be overwritten
@@ -94,16 +101,21 @@ TEST_CASE("values on and next to the midpoints between grid points quantise as t
 
 TEST_CASE("requantize equals dequantise-then-quantise for every byte") {
   const Shape s{2, 5, 3, 7};
+  // The last two into 7-bit levels: from the whole byte, and between equal 7-bit parameters (bytes above 127
+  // cannot occur there, and would clamp).
   for (auto [a, b] : {std::pair{QuantParams{0.1f, 128}, QuantParams{0.05f, 0}}, std::pair{QuantParams{0.02f, 0}, QuantParams{0.3f, 255}},
-                      std::pair{QuantParams{1.0f, 7}, QuantParams{1.0f, 7}}}) {
+                      std::pair{QuantParams{1.0f, 7}, QuantParams{1.0f, 7}},
+                      std::pair{QuantParams{0.02f, 100}, QuantParams{0.03f, 90, 127}},
+                      std::pair{QuantParams{0.5f, 64, 127}, QuantParams{0.5f, 64, 127}}}) {
     Tensor src(s, {Layout::nhwc, DType::u8}, a), dst(s, {Layout::nhwc, DType::u8}, b);
     for (std::size_t i = 0; i < src.size_bytes(); ++i) src.data<std::uint8_t>()[i] = static_cast<std::uint8_t>(i * 37);
     REQUIRE(quant::requantize(src.view(), dst.view()).ok());
     std::size_t wrong = 0;
     for (std::size_t i = 0; i < src.size_bytes(); ++i)
       wrong += dst.data<std::uint8_t>()[i] !=
-               quant::quantize(quant::dequantize(src.data<std::uint8_t>()[i], a), b, quant::u8_range);
+               quant::quantize(quant::dequantize(src.data<std::uint8_t>()[i], a), b, quant::levels(b));
     CHECK(wrong == 0);
+    CHECK(*std::max_element(dst.data<std::uint8_t>(), dst.data<std::uint8_t>() + dst.size_bytes()) <= b.qmax);
   }
 }
 
@@ -146,7 +158,7 @@ TEST_CASE("quantize_dynamic: the row's finite range widened to 0, non-finite val
     CHECK(quant::dequantize(q[0], p) == Approx(-3.0f).epsilon(1e-6));
     c.assign(5, 0.0f);
     p = quant::quantize_dynamic(c, range, q);
-    CHECK(p == QuantParams{1.0f, range.lo});
+    CHECK(p == QuantParams{1.0f, range.lo, range.hi});
     CHECK(quant::dequantize(q[0], p) == 0.0f);
     // NaN and -Inf go to the low end, +Inf to the high end; the finite values decide the range. 40 values: two
     // whole vectors (AVX-512) and a tail, a non-finite value in each part.
@@ -171,6 +183,6 @@ TEST_CASE("quantize_dynamic: the row's finite range widened to 0, non-finite val
     }
     std::vector<float> all_nan(3, std::numeric_limits<float>::quiet_NaN());
     q.resize(3);
-    CHECK(quant::quantize_dynamic(all_nan, range, q) == QuantParams{1.0f, range.lo});
+    CHECK(quant::quantize_dynamic(all_nan, range, q) == QuantParams{1.0f, range.lo, range.hi});
   }
 }

@@ -147,3 +147,20 @@ TEST_CASE("the folded high_nonneg requantisation equals quant::requantize, negat
   }
 }
 #endif
+
+TEST_CASE("depthwise_u8s8 keeps 7-bit outputs within [0, 127] on every target, vector and scalar paths") {
+  // What a network calibrated for AVX2 without VNNI feeds it: 7-bit inputs and outputs; outputs forced to clip at
+  // 127 too (the tester checks every byte against the levels' top as well as against the reference).
+  const Activation activations[] = {Activation::none(), Activation::relu(), Activation::relu6()};
+  int index = 0;
+  for (std::int64_t k : {3, 5})
+    for (std::int64_t c : {3, 17, 64, 65, 130}) {
+      ++index;
+      QuantConvTester t;
+      t.levels(quant::u8_7bit_range).depthwise(c).hw(9 + index % 4, 11).k(k).stride(1 + index % 2).pad(k / 2);
+      t.input_zero_point(index % 2 ? 255 : 128).activation(activations[index % 3]).threads(1 + index % 2);
+      if (index % 3 == 1) t.output_zero_point(255);
+      t.check<DepthwiseU8S8>();
+      t.check<DepthwiseU8S8>(&DepthwiseU8S8::run_scalar);
+    }
+}

@@ -38,14 +38,13 @@ TEST_CASE("supports() is exact: every layer a primitive claims in a random sweep
     });
   }
   INFO(claimed << " (layer, primitive) pairs claimed");
-  // Without VNNI (7-bit GEMM kernel) only the depthwise layers are claimed.
-  CHECK(claimed > (detail::u8s8_kernel_range_refusal().empty() ? 100 : 10));
+  // Every target claims the GEMM-based layers too (in its own levels: 7-bit without VNNI).
+  CHECK(claimed > 100);
 }
 
 TEST_CASE("int8 primitives say why they decline") {
-  const bool gemm_ok = detail::u8s8_kernel_range_refusal().empty();
   ConvDesc conv3{.ic = 8, .ih = 9, .iw = 9, .oc = 8, .oh = 9, .ow = 9, .kh = 3, .kw = 3, .pads = {1, 1, 1, 1}};
-  if (gemm_ok) CHECK(Conv1x1U8S8::supports(conv3).why == "kernel is not 1x1");
+  CHECK(Conv1x1U8S8::supports(conv3).why == "kernel is not 1x1");
   CHECK(DepthwiseU8S8::supports(conv3).why == "not depthwise (groups = input = output channels)");
   ConvDesc dw = conv3;
   dw.groups = 8;
@@ -57,17 +56,12 @@ TEST_CASE("int8 primitives say why they decline") {
   dw.sh = 1, dw.dh = 2;
   CHECK(DepthwiseU8S8::supports(dw).why == "dilated");
   ConvDesc strided1x1{.ic = 8, .ih = 9, .iw = 9, .oc = 8, .oh = 5, .ow = 5, .sh = 2, .sw = 2};
-  if (gemm_ok) CHECK(Conv1x1U8S8::supports(strided1x1).why == "stride is not 1 (im2col_u8s8 gathers strided pixels)");
+  CHECK(Conv1x1U8S8::supports(strided1x1).why == "stride is not 1 (im2col_u8s8 gathers strided pixels)");
   ConvDesc huge = conv3;
   huge.ic = 4096;  // 9 * 4096 > 32768
   CHECK(!Im2colU8S8::supports(huge));
-  if (!gemm_ok) {
-    // AVX2 without VNNI: the GEMM-based primitives decline everything; depthwise widens to 32 bits and stays.
-    CHECK(!Im2colU8S8::supports(conv3));
-    CHECK(Im2colU8S8::supports(conv3).why == detail::u8s8_kernel_range_refusal());
-  } else {
-    CHECK(Im2colU8S8::supports(conv3));
-  }
+  // The kernel's activation range is the quantisation's business (plan() checks it), not the layer's.
+  CHECK(Im2colU8S8::supports(conv3));
 }
 
 TEST_CASE("plan() checks the quantisation and the weights") {
@@ -80,7 +74,10 @@ TEST_CASE("plan() checks the quantisation and the weights") {
   const ConvWeights weights{w.view(), b.view()};
   const ConvQuant ok{{0.1f, 128}, {0.2f, 3}};
   CHECK(P::plan(d, weights, ok).ok());
+  CHECK(P::plan(d, weights, ConvQuant{{0.1f, 64, 127}, {0.2f, 127, 127}}).ok());  // 7-bit levels
   for (const ConvQuant& bad : {ConvQuant{{0.1f, 256}, {0.2f, 3}}, ConvQuant{{0.1f, 128}, {0.2f, -1}},
+                               ConvQuant{{0.1f, 128, 127}, {0.2f, 3}}, ConvQuant{{0.1f, 0, 0}, {0.2f, 3}},
+                               ConvQuant{{0.1f, 0}, {0.2f, 3, 256}},
                                ConvQuant{{0.0f, 128}, {0.2f, 3}}, ConvQuant{{0.1f, 128}, {std::nanf(""), 3}},
                                ConvQuant{{std::numeric_limits<float>::infinity(), 1}, {0.2f, 3}}}) {
     auto p = P::plan(d, weights, bad);
@@ -96,4 +93,36 @@ TEST_CASE("plan() checks the quantisation and the weights") {
   no_bias.has_bias = false;
   CHECK(P::plan(no_bias, {w.view(), ConstTensorView{}}, ok).ok());
   CHECK(Conv1x1U8S8::plan(d, weights, ok).error().code() == ErrorCode::unsupported);
+}
+
+TEST_CASE("the GEMM-based primitives plan exactly the input levels this target's kernel is exact for") {
+  const ConvDesc d{.ic = 8, .ih = 5, .iw = 5, .oc = 8, .oh = 5, .ow = 5, .kh = 3, .kw = 3, .pads = {1, 1, 1, 1}};
+  Tensor w({8, 8, 3, 3}), b({8});
+  std::fill(w.floats().begin(), w.floats().end(), 0.5f);
+  const ConvWeights weights{w.view(), b.view()};
+  const QuantParams out = quant::choose_params(0.0f, 6.0f, u8_activation_levels);
+  const ConvQuant seven{quant::choose_params(-1.0f, 1.0f, quant::u8_7bit_range), out};
+  const ConvQuant eight{quant::choose_params(-1.0f, 1.0f, quant::u8_range), out};
+  // 7-bit inputs run on every target (a full-byte kernel computes them as well).
+  CHECK(Im2colU8S8::plan(d, weights, seven).ok());
+  auto full = Im2colU8S8::plan(d, weights, eight);
+  if (u8_activation_levels == quant::u8_range) {
+    CHECK(full.ok());
+  } else {
+    REQUIRE(u8_activation_levels == quant::u8_7bit_range);
+    REQUIRE(!full.ok());
+    CHECK(full.error().code() == ErrorCode::invalid_argument);
+    CHECK_THAT(full.error().what(), Catch::Contains("input levels [0, 255] exceed the u8s8 GEMM kernel's exact range [0, 127]"));
+    ConvDesc pointwise = d;
+    pointwise.kh = pointwise.kw = 1, pointwise.pads = {};
+    Tensor w1({8, 8, 1, 1});
+    std::fill(w1.floats().begin(), w1.floats().end(), 0.5f);
+    CHECK(!Conv1x1U8S8::plan(pointwise, {w1.view(), b.view()}, eight).ok());
+    CHECK(Conv1x1U8S8::plan(pointwise, {w1.view(), b.view()}, seven).ok());
+  }
+  // Depthwise widens to 32 bits on every target: the full byte is fine anywhere.
+  ConvDesc dw = d;
+  dw.groups = 8;
+  Tensor wd({8, 1, 3, 3});
+  CHECK(DepthwiseU8S8::plan(dw, {wd.view(), b.view()}, eight).ok());
 }

@@ -59,21 +59,23 @@ struct Buffer {
   }
 };
 
-/// Random bytes with the ends (0, 255) and the zero point over-represented.
+/// Random bytes within q's levels with their ends (0, qmax) and the zero point over-represented.
 Buffer random_input(Shape s, QuantParams q, Rng& rng) {
   Buffer b(s, q, 0);
   for (std::int64_t i = 0; i < b.size(); ++i) {
     const std::uint32_t r = rng.below(16);
     b.data()[i] = r == 0   ? 0
-                  : r == 1 ? 255
+                  : r == 1 ? static_cast<std::uint8_t>(q.qmax)
                   : r == 2 ? static_cast<std::uint8_t>(q.zero_point)
-                           : static_cast<std::uint8_t>(rng.below(256));
+                           : static_cast<std::uint8_t>(rng.below(static_cast<std::uint32_t>(q.qmax) + 1));
   }
   return b;
 }
 
-QuantParams random_params(Rng& rng) {
-  return {static_cast<float>(rng.uniform(0.004, 0.1)), static_cast<std::int32_t>(rng.below(256))};
+/// Levels [0, qmax]: 255 (the whole byte) or 127 (what the int8 GEMM needs on AVX2 without VNNI).
+QuantParams random_params(Rng& rng, std::int32_t qmax = 255) {
+  return {static_cast<float>(rng.uniform(0.004, 0.1)),
+          static_cast<std::int32_t>(rng.below(static_cast<std::uint32_t>(qmax) + 1)), qmax};
 }
 
 std::string describe(const QuantParams& q) {
@@ -83,7 +85,7 @@ std::string describe(const QuantParams& q) {
 std::string describe(const Activation& a) { return "[" + std::to_string(a.lo) + ", " + std::to_string(a.hi) + "]"; }
 
 std::uint8_t quantize_u8(float v, QuantParams q) {
-  return static_cast<std::uint8_t>(quant::quantize(v, q, quant::u8_range));
+  return static_cast<std::uint8_t>(quant::quantize(v, q, quant::levels(q)));
 }
 
 /// Runs `op(y_view)` into an output poisoned with each poison in turn: both must succeed, leave the guards alone and
@@ -159,7 +161,7 @@ std::uint8_t average_formula(std::int64_t sum, std::int64_t taps, std::int64_t c
   const auto m = static_cast<float>(static_cast<double>(xq.scale) / (static_cast<double>(yq.scale) * count));
   const float v = static_cast<float>(sum - taps * xq.zero_point) * m;
   const float r = std::nearbyint(std::clamp(v, -1024.0f, 1024.0f));
-  return static_cast<std::uint8_t>(std::clamp(static_cast<int>(r) + yq.zero_point, 0, 255));
+  return static_cast<std::uint8_t>(std::clamp(static_cast<int>(r) + yq.zero_point, 0, yq.qmax));
 }
 
 /// The exact mean of the window's reals (padding taps real 0), quantised in double.
@@ -167,7 +169,7 @@ std::uint8_t average_exact(std::int64_t sum, std::int64_t taps, std::int64_t cou
   const double mean =
       static_cast<double>(xq.scale) * static_cast<double>(sum - taps * xq.zero_point) / static_cast<double>(count);
   const double q = std::nearbyint(mean / yq.scale) + yq.zero_point;
-  return static_cast<std::uint8_t>(std::clamp(q, 0.0, 255.0));
+  return static_cast<std::uint8_t>(std::clamp(q, 0.0, static_cast<double>(yq.qmax)));
 }
 
 struct PoolOracle {
@@ -633,4 +635,80 @@ TEST_CASE("The u8 ops check dtypes, layouts, shapes, parameters and overlap", "[
 
   CHECK(ops::ClampU8::check(a.view(), y.view(), Activation::relu()).ok());
   CHECK(ops::ClampU8::check(a.view(), other.view(), Activation::relu()).error().code() == ErrorCode::shape_mismatch);
+}
+
+TEST_CASE("With 7-bit output levels every u8 op stays within [0, 127], equal to its oracle", "[ops_u8][levels]") {
+  // What keeps a network's activations 7-bit on AVX2 without VNNI: each producer clamps to its output's qmax,
+  // from 7-bit inputs and (requantising across levels) from whole-byte ones alike.
+  Rng rng(71);
+  ThreadPool two(2);
+  std::int64_t outputs = 0;
+  auto check_levels = [&](const Buffer& y) {
+    std::int64_t above = 0;
+    for (std::int64_t i = 0; i < y.size(); ++i) above += y.data()[i] > 127;
+    CHECK(above == 0);
+    outputs += y.size();
+  };
+  for (int round = 0; round < 12; ++round) {
+    const std::int32_t in_qmax = round % 3 == 2 ? 255 : 127;
+    const Shape s{1 + round % 2, 3 + 7 * round, 7 + round % 3, 5 + round % 4};
+    const QuantParams qa = random_params(rng, in_qmax), qb = random_params(rng, in_qmax);
+    // Equal parameters (a copy, a byte clamp) as well as different ones; a wide output scale and a narrow one.
+    const QuantParams qy = round % 4 == 0 && in_qmax == 127 ? qa : random_params(rng, 127);
+    const Activation act = round % 2 ? Activation::relu() : Activation::none();
+    ThreadPool* pool = round % 2 ? &two : nullptr;
+    INFO("round " << round << " " << to_string(s) << " a " << describe(qa) << " b " << describe(qb) << " y "
+                  << describe(qy) << " input levels [0, " << in_qmax << "]");
+    const Buffer a = random_input(s, qa, rng), b = random_input(s, qb, rng);
+
+    const Buffer add = run_poisoned(s, qy, [&](TensorView yv) { return ops::add_u8(a.view(), b.view(), yv, act, pool); });
+    CHECK(compare(add_fixed_oracle(a, b, qy, act), add).mismatches == 0);
+    check_levels(add);
+
+    PoolParams p{.kernel = {3, 3}, .stride = {1 + round % 2, 1 + round % 2}, .pads = {1, 1, 1, 1}};
+    const Shape ps = ops::pool_output_shape(s, p).value();
+    const Buffer mx = run_poisoned(ps, qy, [&](TensorView yv) { return ops::max_pool_u8(a.view(), p, yv, pool); });
+    CHECK(compare(pool_oracle(a, p, ps, qy, true).formula, mx).mismatches == 0);
+    check_levels(mx);
+    const Buffer avg = run_poisoned(ps, qy, [&](TensorView yv) { return ops::average_pool_u8(a.view(), p, yv, pool); });
+    CHECK(compare(pool_oracle(a, p, ps, qy, false).formula, avg).mismatches == 0);
+    check_levels(avg);
+
+    const Shape gs{s.n(), s.c(), 1, 1};
+    const Buffer gap = run_poisoned(gs, qy, [&](TensorView yv) { return ops::global_average_pool_u8(a.view(), yv, pool); });
+    std::vector<std::uint8_t> gap_expected;
+    for (std::int64_t n = 0; n < s.n(); ++n)
+      for (std::int64_t c = 0; c < s.c(); ++c) {
+        std::int64_t sum = 0;
+        for (std::int64_t h = 0; h < s.h(); ++h)
+          for (std::int64_t w = 0; w < s.w(); ++w) sum += a.at(n, c, h, w);
+        const std::int64_t hw = s.h() * s.w();
+        gap_expected.push_back(average_formula(sum, hw, hw, qa, qy));
+      }
+    CHECK(compare(gap_expected, gap).mismatches == 0);
+    check_levels(gap);
+
+    const Shape cs{s.n(), 2 * s.c(), s.h(), s.w()};
+    const ConstTensorView parts[] = {a.view(), b.view()};
+    const Buffer cat = run_poisoned(cs, qy, [&](TensorView yv) { return ops::concat_u8(parts, yv, pool); });
+    std::vector<std::uint8_t> cat_expected;
+    for (std::int64_t n = 0; n < s.n(); ++n)
+      for (std::int64_t h = 0; h < s.h(); ++h)
+        for (std::int64_t w = 0; w < s.w(); ++w)
+          for (std::int64_t c = 0; c < cs.c(); ++c) {
+            const Buffer& src = c < s.c() ? a : b;
+            cat_expected.push_back(quantize_u8(quant::dequantize(src.at(n, c % s.c(), h, w), src.q), qy));
+          }
+    CHECK(compare(cat_expected, cat).mismatches == 0);
+    check_levels(cat);
+
+    const Activation clip = round % 2 ? Activation::relu6() : Activation{-100.0f, 100.0f};  // the second clips nothing
+    const Buffer clamped = run_poisoned(s, qy, [&](TensorView yv) { return ops::clamp_u8(a.view(), yv, clip, pool); });
+    std::vector<std::uint8_t> clamp_expected;
+    for (std::int64_t i = 0; i < a.size(); ++i)
+      clamp_expected.push_back(quantize_u8(clip.apply(quant::dequantize(a.data()[i], qa)), qy));
+    CHECK(compare(clamp_expected, clamped).mismatches == 0);
+    check_levels(clamped);
+  }
+  CHECK(outputs > 10000);
 }

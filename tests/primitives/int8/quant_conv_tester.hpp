@@ -2,11 +2,14 @@
 //
 //   QuantConvTester().ic(17).oc(33).hw(13, 7).k(3).stride(2).pad(1).input_zero_point(255).check<Im2colU8S8>();
 //
-// It fills a u8 NHWC input (extremes and the zero point often), f32 weights whose channels span 16x in magnitude
-// (one channel all zero) and an f32 bias; chooses the output quantisation from the f32 result's range (or forces
-// its zero point); then checks two things:
+// It fills a u8 NHWC input within the levels (by default the target's, u8_activation_levels: [0, 255], or [0, 127]
+// where the GEMM kernel is 7-bit; extremes and the zero point often), f32 weights whose channels span 16x in
+// magnitude (one channel all zero) and an f32 bias; chooses the output quantisation from the f32 result's range
+// over the same levels (or forces its zero point); zero points are given on the byte's scale and scaled to the
+// levels (255 -> 127, 128 -> 64 for 7 bits), so one sweep tests the edges and the middle of either. It checks:
 //  1. exact: the primitive's bytes equal reference::conv2d_u8s8 on the same QuantizedConv, bit for bit (the
-//     output is poisoned twice, with 0x00 and 0xFF, so a skipped element cannot pass by luck);
+//     output is poisoned twice, with 0x00 and 0xFF, so a skipped element cannot pass by luck), and every output
+//     byte lies within the output's levels;
 //  2. accurate: dequantised, each output is within its error bound of the f32 reference conv run on the
 //     dequantised input with the f32 weights (see accuracy_bound below).
 #pragma once
@@ -52,6 +55,8 @@ class QuantConvTester {
   /// Forces the output zero point (the scale still covers the f32 result's span): outputs then clip at an edge.
   QuantConvTester& output_zero_point(std::int32_t z) { out_zp_ = z; return *this; }
   QuantConvTester& seed(std::uint64_t s) { seed_ = s; return *this; }
+  /// The activations' levels (input and output): quant::u8_range or quant::u8_7bit_range.
+  QuantConvTester& levels(quant::QRange r) { levels_ = r; return *this; }
 
   ConvDesc desc() const {
     ConvDesc d = d_;
@@ -67,7 +72,9 @@ class QuantConvTester {
   template <QuantConvPrimitive P>
   double check(RunFn<P> run = &P::run) const {
     const ConvDesc d = desc();
-    INFO(P::name << " on " << to_string(d) << " with " << threads_ << " thread(s), input zero point " << in_zp_);
+    const std::int32_t qmax = levels_.hi, in_zp = in_zp_ * qmax / 255;
+    INFO(P::name << " on " << to_string(d) << " with " << threads_ << " thread(s), input zero point " << in_zp
+                 << ", levels [0, " << qmax << "]");
     REQUIRE(d.oh > 0);
     REQUIRE(d.ow > 0);
     const Support s = P::supports(d);
@@ -75,11 +82,14 @@ class QuantConvTester {
     REQUIRE(s.ok);
 
     Rng rng(seed_ * 7919 + static_cast<std::uint64_t>(d.ic * 31 + d.oc * 7 + d.kh));
-    const QuantParams in_q{0.05f, in_zp_};
+    const QuantParams in_q{0.05f, in_zp, qmax};
     Tensor x_q({d.n, d.ic, d.ih, d.iw}, u8_nhwc);
     for (std::uint8_t& v : std::span(x_q.data<std::uint8_t>(), x_q.size_bytes())) {
       const std::uint32_t pick = rng.below(8);
-      v = static_cast<std::uint8_t>(pick == 0 ? 0 : pick == 1 ? 255 : pick == 2 ? in_zp_ : rng.below(256));
+      v = static_cast<std::uint8_t>(pick == 0   ? 0
+                                    : pick == 1 ? qmax
+                                    : pick == 2 ? in_zp
+                                                : rng.below(static_cast<std::uint32_t>(qmax) + 1));
     }
     Tensor w({d.oc, d.ic_per_group(), d.kh, d.kw}), b({d.oc});
     const std::int64_t per = d.weight_elements() / d.oc;
@@ -102,8 +112,8 @@ class QuantConvTester {
     reference::conv2d(x_f.view(), w.view(), d.has_bias ? b.data<float>() : nullptr, cp, y_f.view());
     float lo = 0, hi = 0;
     for (float v : y_f.floats()) lo = std::min(lo, v), hi = std::max(hi, v);
-    QuantParams out_q = quant::choose_params(lo, hi);
-    if (out_zp_ >= 0) out_q.zero_point = out_zp_;
+    QuantParams out_q = quant::choose_params(lo, hi, levels_);
+    if (out_zp_ >= 0) out_q.zero_point = out_zp_ * qmax / 255;
     const ConvQuant q{in_q, out_q};
     INFO("output quantisation: scale " << out_q.scale << ", zero point " << out_q.zero_point);
 
@@ -116,7 +126,7 @@ class QuantConvTester {
                                        qc->stage.bias.empty() ? nullptr : qc->stage.bias.data(),
                                        qc->stage.multiplier.data(),
                                        qc->stage.shift.data(),
-                                       in_zp_,
+                                       in_zp,
                                        out_q.zero_point,
                                        qc->stage.range};
     reference::conv2d_u8s8(d, x_q.data<std::uint8_t>(), rp, expected.data());
@@ -136,9 +146,13 @@ class QuantConvTester {
     for (int poison : {0x00, 0xFF}) {
       std::memset(y.bytes(), poison, y.size_bytes());
       run(*plan, x_q.view(), y.view(), ctx);
-      std::size_t mismatches = 0, first = 0;
-      for (std::size_t i = 0; i < expected.size(); ++i)
+      std::size_t mismatches = 0, first = 0, above = 0;
+      for (std::size_t i = 0; i < expected.size(); ++i) {
         if (y.data<std::uint8_t>()[i] != expected[i] && mismatches++ == 0) first = i;
+        above += y.data<std::uint8_t>()[i] > qmax;
+      }
+      INFO(above << " output bytes above the levels' top " << qmax);
+      CHECK(above == 0);
       INFO("output poisoned with " << poison << ": " << mismatches << " of " << expected.size()
                                    << " bytes differ; first at NHWC offset " << first << " (channel "
                                    << first % static_cast<std::size_t>(d.oc) << "): expected "
@@ -192,6 +206,7 @@ class QuantConvTester {
   int threads_ = 1;
   std::int32_t in_zp_ = 128, out_zp_ = -1;
   std::uint64_t seed_ = 1;
+  quant::QRange levels_ = u8_activation_levels;
 };
 
 }  // namespace primsel::testing

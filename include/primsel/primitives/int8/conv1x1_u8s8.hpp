@@ -25,7 +25,6 @@ struct Conv1x1U8S8 {
   };
 
   static Support supports(const ConvDesc& d) {
-    if (auto why = detail::u8s8_kernel_range_refusal(); !why.empty()) return Support::no(why);
     if (d.kh != 1 || d.kw != 1) return Support::no("kernel is not 1x1");
     if (d.sh != 1 || d.sw != 1) return Support::no("stride is not 1 (im2col_u8s8 gathers strided pixels)");
     if (!(d.pads == Pads2d{})) return Support::no("padded");
@@ -37,6 +36,7 @@ struct Conv1x1U8S8 {
 
   static Expected<Plan> plan(const ConvDesc& d, const ConvWeights& w, const ConvQuant& q) {
     PRIMSEL_CHECK(supports(d).ok, ErrorCode::unsupported, std::string(supports(d).why) + ": " + to_string(d));
+    PRIMSEL_RETURN_IF_ERROR(detail::check_gemm_input_levels(d, q.input));
     PRIMSEL_ASSIGN_OR_RETURN(QuantizedConv qc, QuantizedConv::make(d, w, q));
     Plan p{d, {}, std::move(qc.stage), qc.input_zero_point};
     const std::int64_t icg = d.ic_per_group(), ocg = d.oc_per_group();

@@ -94,8 +94,9 @@ struct FullyConnectedU8S8 {
   /// Scratch run() needs for a batch of `batch` rows on `threads` threads: each row's parameters and u8 values,
   /// the int32 sums and, past the matrix-vector kernel, the GEMM's own.
   static std::size_t workspace_bytes(std::int64_t in, std::int64_t out, std::int64_t batch, int threads) noexcept {
+    constexpr std::int64_t param_bytes = sizeof(QuantParams);
     const auto& kernel = kernels::u8s8_default_ukernel;
-    std::size_t bytes = aligned(batch * 8) + aligned(batch * row_bytes(in)) + aligned(batch * out * 4);
+    std::size_t bytes = aligned(batch * param_bytes) + aligned(batch * row_bytes(in)) + aligned(batch * out * 4);
     if (!uses_gemv(kernel, batch)) bytes += gemm::u8s8_workspace_bytes(batch, in, kernel, threads);
     return bytes;
   }
@@ -119,11 +120,11 @@ struct FullyConnectedU8S8 {
     const std::int64_t ld = storage_elements(x.shape(), x.layout()) / batch;
     const gemm::PackedU8S8B& w = p.weights;
     std::byte* ws = ctx.workspace.data();
-    static_assert(sizeof(QuantParams) <= 8, "a row's parameters take 8 bytes of the workspace");
+    constexpr std::int64_t param_bytes = sizeof(QuantParams);  // a row's parameters, first in the workspace
     auto* params = reinterpret_cast<QuantParams*>(ws);
-    auto* rows = reinterpret_cast<std::uint8_t*>(ws + aligned(batch * 8));
-    auto* acc = reinterpret_cast<std::int32_t*>(ws + aligned(batch * 8) + aligned(batch * row_bytes(in)));
-    const std::size_t used = aligned(batch * 8) + aligned(batch * row_bytes(in)) + aligned(batch * out * 4);
+    auto* rows = reinterpret_cast<std::uint8_t*>(ws + aligned(batch * param_bytes));
+    auto* acc = reinterpret_cast<std::int32_t*>(ws + aligned(batch * param_bytes) + aligned(batch * row_bytes(in)));
+    const std::size_t used = aligned(batch * param_bytes) + aligned(batch * row_bytes(in)) + aligned(batch * out * 4);
     const std::int64_t ldr = row_bytes(in);
     const float* xd = x.data<float>();
     for (std::int64_t j = 0; j < batch; ++j) {

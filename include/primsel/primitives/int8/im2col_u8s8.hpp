@@ -30,7 +30,6 @@ struct Im2colU8S8 {
   };
 
   static Support supports(const ConvDesc& d) {
-    if (auto why = detail::u8s8_kernel_range_refusal(); !why.empty()) return Support::no(why);
     if (row_length(d) > gemm::u8s8_max_k) return Support::no("KH * KW * IC/g exceeds the u8s8 GEMM's K limit");
     return Support::yes();
   }
@@ -39,6 +38,7 @@ struct Im2colU8S8 {
 
   static Expected<Plan> plan(const ConvDesc& d, const ConvWeights& w, const ConvQuant& q) {
     PRIMSEL_CHECK(supports(d).ok, ErrorCode::unsupported, std::string(supports(d).why) + ": " + to_string(d));
+    PRIMSEL_RETURN_IF_ERROR(detail::check_gemm_input_levels(d, q.input));
     PRIMSEL_ASSIGN_OR_RETURN(QuantizedConv qc, QuantizedConv::make(d, w, q));
     Plan p{d, row_length(d), {}, std::move(qc.stage), qc.input_zero_point};
     const std::int64_t icg = d.ic_per_group(), ocg = d.oc_per_group(), taps = d.kh * d.kw;

@@ -9,6 +9,7 @@
 //                      even (the formula is at AveragePoolU8).
 //   ConcatU8, ClampU8  the 256-entry table t[v] = quantize(f(dequantize(v))): a u8 input has only 256 values, so the
 //                      table *is* the f32 formula, exactly, at the price of a byte lookup (vpermi2b with VBMI).
+// Every output stays within y's levels [0, y.qmax] (7-bit tensors where the int8 GEMM needs them).
 // AVX-512BW or AVX2 intrinsics; the scalar path always compiles (PRIMSEL_FORCE_SCALAR, other targets).
 //
 //   PRIMSEL_RETURN_IF_ERROR(ops::AddU8::check(a, b, y, Activation::relu()));   // u8 NHWC, y.quant() its own
@@ -213,7 +214,7 @@ struct ByteMap {
     ByteMap m;
     for (int v = 0; v < 256; ++v)
       m.table[static_cast<std::size_t>(v)] =
-          static_cast<std::uint8_t>(quant::quantize(act.apply(quant::dequantize(v, from)), to, quant::u8_range));
+          static_cast<std::uint8_t>(quant::quantize(act.apply(quant::dequantize(v, from)), to, quant::levels(to)));
     m.lo = m.table[0], m.hi = m.table[255];
     bool clamp = true;
     for (int v = 0; v < 256 && clamp; ++v)
@@ -261,19 +262,19 @@ struct ByteMap {
 // ---- window sums: average pooling ------------------------------------------------------------------------------
 
 /// One output pixel's window: input pixel (iy, ix) at x + (iy * iw + ix) * C, rows wy, columns wx. `offset` is
-/// taps * x zero point, `m` the float multiplier, `zero_point` y's.
+/// taps * x zero point, `m` the float multiplier, `zero_point` and `qmax` y's.
 struct AverageWindow {
   const std::uint8_t* x;
   std::int64_t iw, C;
   Window wy, wx;
   std::int32_t offset;
   float m;
-  std::int32_t zero_point;
+  std::int32_t zero_point, qmax;
 };
 
 /// NV vectors of channels from c (len channels, masked lanes beyond): sums every tap into int32 lanes, one pass over
 /// the window for all NV vectors (a 64-channel pixel is one cache line), then y = clamp(round(float(sum - offset) *
-/// m) + zero point, 0, 255).
+/// m) + zero point, 0, qmax).
 template <class L, int NV>
 inline void average_vectors(const AverageWindow& w, std::int64_t c, std::int64_t len, std::uint8_t* y) noexcept {
   typename L::Mask mask[NV];
@@ -289,7 +290,7 @@ inline void average_vectors(const AverageWindow& w, std::int64_t c, std::int64_t
 #pragma GCC unroll 4
   for (int j = 0; j < NV; ++j) {
     const typename L::V q = L::add(L::round_scaled(L::add(acc[j], L::set1(-w.offset)), w.m), L::set1(w.zero_point));
-    L::store(y + c + j * L::lanes, L::min(L::max(q, L::set1(0)), L::set1(255)), mask[j]);
+    L::store(y + c + j * L::lanes, L::min(L::max(q, L::set1(0)), L::set1(w.qmax)), mask[j]);
   }
 }
 
@@ -319,7 +320,7 @@ inline float average_multiplier(QuantParams x, QuantParams y, std::int64_t count
 // ---- checks ----------------------------------------------------------------------------------------------------
 
 /// What every tensor these ops read or write must be: 4-D u8 NHWC, quantised with a finite positive scale and a
-/// zero point in [0, 255], with data unless empty.
+/// zero point in its levels [0, qmax] (qmax in [1, 255]), with data unless empty.
 inline Status check_u8_view(std::string_view role, const ConstTensorView& t, const ErrorContext& ctx) {
   const std::string r(role);
   PRIMSEL_CHECK(t.layout() == Layout::nhwc && t.dtype() == DType::u8, ErrorCode::unsupported,
@@ -327,12 +328,13 @@ inline Status check_u8_view(std::string_view role, const ConstTensorView& t, con
   PRIMSEL_CHECK(t.shape().rank() == 4 && t.shape().checked_numel() >= 0, ErrorCode::invalid_argument,
                 r + " must be a 4-D [N, C, H, W] tensor, is " + to_string(t.shape()), ctx);
   const QuantParams q = t.quant();
-  PRIMSEL_CHECK(
-      std::isfinite(q.scale) && q.scale > 0 && q.zero_point >= quant::u8_range.lo && q.zero_point <= quant::u8_range.hi,
-      ErrorCode::invalid_argument,
-      r + " has scale " + std::to_string(q.scale) + " and zero point " + std::to_string(q.zero_point) +
-          " (needs a finite scale > 0 and a zero point in [0, 255])",
-      ctx);
+  PRIMSEL_CHECK(std::isfinite(q.scale) && q.scale > 0 && q.qmax >= 1 && q.qmax <= quant::u8_range.hi &&
+                    q.zero_point >= 0 && q.zero_point <= q.qmax,
+                ErrorCode::invalid_argument,
+                r + " has scale " + std::to_string(q.scale) + ", zero point " + std::to_string(q.zero_point) +
+                    " and levels [0, " + std::to_string(q.qmax) +
+                    "] (needs a finite scale > 0, levels within [0, 255] and the zero point among them)",
+                ctx);
   PRIMSEL_CHECK(t.bytes() != nullptr || t.storage_elements() == 0, ErrorCode::invalid_argument, r + " has no data",
                 ctx);
   return {};
@@ -426,7 +428,7 @@ struct AddU8 {
 ///             Exact: quantize(dequantize(.)) is monotone, so this is quantize(max of the window's reals).
 ///   average:  with sum = the window's int32 sum, taps = its taps inside the input, count = taps (or the padded
 ///             window's size with count_include_pad: the padding's reals are 0, so only the divisor changes):
-///             y = clamp(nearbyint(float(sum - taps * x.zero_point) * m) + y.zero_point, 0, 255),
+///             y = clamp(nearbyint(float(sum - taps * x.zero_point) * m) + y.zero_point, 0, y.qmax),
 ///             m = float(x.scale / (y.scale * count)) (double quotient, rounded once). nearbyint rounds half to even.
 ///             float(sum - ...) is exact (|.| < 2^24 for windows up to 2^16 taps); m and the product each round
 ///             once (relative 2^-24), so y is the correctly rounded quantised mean except within 2^-15 of a tie:
@@ -498,7 +500,8 @@ struct Pool2dU8 {
                                           wx,
                                           static_cast<std::int32_t>(taps * xq.zero_point),
                                           m,
-                                          yq.zero_point};
+                                          yq.zero_point,
+                                          yq.qmax};
             detail::average_pixel(w, yd + (r * ow + ox) * C);
           }
         }
@@ -569,7 +572,8 @@ struct GlobalAveragePoolU8 {
         const std::int64_t n = item / chunks, c0 = item % chunks * chunk, len = std::min(chunk, C - c0);
         // A view of just this chunk's channels: AverageWindow's pixel stride stays C.
         const detail::AverageWindow w{
-            xd + n * hw * C + c0, s.w(), C, wy, wx, static_cast<std::int32_t>(hw * xq.zero_point), m, yq.zero_point};
+            xd + n * hw * C + c0, s.w(), C, wy, wx, static_cast<std::int32_t>(hw * xq.zero_point), m, yq.zero_point,
+            yq.qmax};
         sum_chunk(w, len, yd + n * C + c0);
       }
     });

@@ -23,11 +23,12 @@
 // from the views' QuantParams.
 //
 // What supports() promises: a layer it accepts plans and runs for every ConvQuant with finite positive scales,
-// zero points in [0, 255] and requantisation multipliers in (0, 2^30) (plan() checks those, they are the
-// caller's data, not the layer's). Activations take the whole byte: the GEMM-based primitives decline on targets
-// whose u8s8 micro-kernel is exact only for [0, 127] (AVX2 without VNNI: vpmaddubsw saturates), because a u8
-// tensor quantised over [0, 255] — and the padding value, the input zero point, anywhere in it — would give
-// wrong sums there.
+// levels [0, qmax] within the byte with the zero point among them, requantisation multipliers in (0, 2^30) and,
+// for the GEMM-based primitives, input levels within u8_activation_levels (plan() checks those: they are the
+// caller's data, not the layer's). u8_activation_levels is the one place that says what the target's kernels
+// need: the whole byte, or [0, 127] where the u8s8 micro-kernel is vpmaddubsw's (AVX2 without VNNI: it saturates
+// on larger activations, and the padding value, the input zero point, is one of them). Calibration quantises a
+// network's activations into it (runtime/calibration.hpp), and every u8 producer clamps to its output's qmax.
 #pragma once
 
 #include <cmath>
@@ -69,7 +70,8 @@ struct QuantizedConv {
   std::int32_t input_zero_point = 0;
 
   /// Fails on a weight of the wrong shape, a missing bias, or quantisation parameters outside what supports()
-  /// promises (non-finite or non-positive scales, zero points outside [0, 255], multipliers outside (0, 2^30)).
+  /// promises (non-finite or non-positive scales, levels beyond the byte or a zero point outside them, multipliers
+  /// outside (0, 2^30)). The output clamp stays within the output's levels [0, q.output.qmax].
   static Expected<QuantizedConv> make(const ConvDesc& d, const ConvWeights& w, const ConvQuant& q) {
     const std::string layer = " for layer " + to_string(d);
     PRIMSEL_CHECK(w.weight.shape() == Shape({d.oc, d.ic_per_group(), d.kh, d.kw}) && w.weight.dtype() == DType::f32,
@@ -77,11 +79,12 @@ struct QuantizedConv {
     PRIMSEL_CHECK(!d.has_bias || (w.has_bias() && w.bias.shape() == Shape{d.oc}), ErrorCode::shape_mismatch,
                   "bias must have " + std::to_string(d.oc) + " elements" + layer);
     for (const QuantParams& p : {q.input, q.output})
-      PRIMSEL_CHECK(std::isfinite(p.scale) && p.scale > 0 && p.zero_point >= quant::u8_range.lo &&
-                        p.zero_point <= quant::u8_range.hi,
+      PRIMSEL_CHECK(std::isfinite(p.scale) && p.scale > 0 && p.qmax >= 1 && p.qmax <= quant::u8_range.hi &&
+                        p.zero_point >= 0 && p.zero_point <= p.qmax,
                     ErrorCode::invalid_argument,
                     "u8 quantisation (scale " + std::to_string(p.scale) + ", zero point " +
-                        std::to_string(p.zero_point) + ") is not a positive finite scale with a zero point in [0, 255]" +
+                        std::to_string(p.zero_point) + ", levels [0, " + std::to_string(p.qmax) +
+                        "]) is not a positive finite scale with levels within [0, 255] and the zero point among them" +
                         layer);
     QuantizedConv c;
     c.input_zero_point = q.input.zero_point;
@@ -112,12 +115,18 @@ concept QuantConvPrimitive = requires(const ConvDesc& d, const ConvWeights& w, c
   { P::run(plan, in, out, ctx) } noexcept;
 };
 
+/// The u8 levels a network's activations are quantised into on this target: what the u8s8 GEMM micro-kernel is
+/// exact for (quant::u8_range with VNNI or NEON dot products, quant::u8_7bit_range on AVX2 without VNNI).
+inline constexpr quant::QRange u8_activation_levels = kernels::u8s8_default_ukernel.a_range;
+
 namespace detail {
-/// Why the GEMM-based int8 primitives decline on this target, or empty: see "What supports() promises".
-constexpr std::string_view u8s8_kernel_range_refusal() noexcept {
-  return kernels::u8s8_default_ukernel.a_range == quant::u8_range
-             ? std::string_view{}
-             : std::string_view{"u8s8 GEMM kernel is exact only for activations in [0, 127] (no VNNI)"};
+/// The GEMM-based primitives' plan() check: the input's levels must lie within what the micro-kernel is exact for.
+inline Status check_gemm_input_levels(const ConvDesc& d, const QuantParams& in) {
+  PRIMSEL_CHECK(in.qmax <= u8_activation_levels.hi, ErrorCode::invalid_argument,
+                "input levels [0, " + std::to_string(in.qmax) + "] exceed the u8s8 GEMM kernel's exact range [0, " +
+                    std::to_string(u8_activation_levels.hi) + "] (calibrate for u8_activation_levels) for layer " +
+                    to_string(d));
+  return {};
 }
 }  // namespace detail
 
