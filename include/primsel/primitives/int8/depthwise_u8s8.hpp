@@ -1,7 +1,8 @@
 // DepthwiseU8S8: quantised depthwise convolution (groups = IC = OC), 3x3 and 5x5, stride 1 or 2, on NHWC u8 where
 // a pixel's channels are contiguous. With AVX-512 VNNI one vpdpbusd takes four vertical taps at once: the bytes of
 // four input rows at one column are interleaved per channel (two unpack stages, 64 channels in four vectors), and
-// that column vector serves every output of the tile that reads it. Accumulators start at the zero-point and bias
+// that column vector serves every output of the tile that reads it; for 3x3 with vertical stride 1 it serves two
+// output rows (the fourth row of the dot product, empty for one row, is the next row's). Accumulators start at the zero-point and bias
 // correction, are requantised in registers (kernels::u8s8_requantize64, or its _folded form for Relu layers) and
 // the unpack order is undone by the saturating packs; a last block of <= 32 channels is transposed into 1 or 2
 // vectors, so its empty lanes cost nothing. Elsewhere every tap is a vector multiply-add over the widened input into an s32 row, requantised
@@ -490,6 +491,19 @@ struct DepthwiseU8S8 {
     const std::int64_t C = d.oc, G = (K + 3) / 4, sets = vnni_sets(d);
     const bool two_rows = K == 3 && vnni_two_rows(d);
     const bool high = Mode != kernels::U8S8Requant::general;
+    // The whole row in tiles of nearly equal width (count of them, the first `wider` one column wider), by rows
+    // and column vectors; those reaching into the padding check their columns. (A padding column alone in its
+    // own tile would miss the sharing of the columns next to it.)
+    struct Cut {
+      std::int64_t count, width, wider;
+    };
+    auto cut = [&](std::int64_t width) {
+      const std::int64_t count = (d.ow + width - 1) / width;
+      return Cut{count, d.ow / count, d.ow % count};
+    };
+    const std::array<std::array<Cut, 3>, 2> cuts{{{cut(vnni_tile), cut(vnni_tile), cut(vnni_tile)},
+                                                  {cut(vnni_tile2(1)), cut(vnni_tile2(2)), cut(vnni_tile2(4))}}};
+    const Columns safe = columns(d, 1);  // only its bounds
     VnniRow r{};
     r.C = C, r.iw = d.iw, r.pad_left = d.pads.left, r.out_row = d.ow * C;
     r.zero_points = _mm512_set1_epi8(static_cast<char>(p.input_zero_point));
@@ -500,7 +514,7 @@ struct DepthwiseU8S8 {
         const std::int64_t b = c0 / 64;
         const int nv = c0 + 64 > C ? vnni_tail_vectors(C) : 4;
         const Tiles& tiles = tiles_by_rows_nv[static_cast<std::size_t>(R - 1)][vnni_nv_index(nv)];
-        const std::int64_t width = R == 1 ? vnni_tile : vnni_tile2(nv);
+        const Cut& row_cut = cuts[static_cast<std::size_t>(R - 1)][vnni_nv_index(nv)];
         for (std::int64_t k = 0; k < K + R - 1; ++k) {
           const std::int64_t iy = oy * d.sh - d.pads.top + k;
           r.rows[k] = (static_cast<std::uint64_t>(iy) < static_cast<std::uint64_t>(d.ih)
@@ -520,13 +534,9 @@ struct DepthwiseU8S8 {
                    Mode};
         r.out = y + item * d.ow * C + c0;
         r.mask = C - c0 >= 64 ? ~__mmask64{0} : (__mmask64{1} << (C - c0)) - 1;
-        // The whole row in tiles of nearly equal width: those reaching into the padding check their columns. (A
-        // padding column alone in its own tile would miss the sharing of the columns next to it.)
-        const Columns cols = columns(d, width);
-        const std::int64_t count = (d.ow + width - 1) / width;
-        for (std::int64_t t = 0, ox = 0; t < count; ++t) {
-          const std::int64_t w = d.ow / count + (t < d.ow % count);
-          tiles[static_cast<std::size_t>(w - 1)][ox < cols.safe_lo || ox + w > cols.safe_hi](r, ox);
+        for (std::int64_t t = 0, ox = 0; t < row_cut.count; ++t) {
+          const std::int64_t w = row_cut.width + (t < row_cut.wider);
+          tiles[static_cast<std::size_t>(w - 1)][ox < safe.safe_lo || ox + w > safe.safe_hi](r, ox);
           ox += w;
         }
       }
