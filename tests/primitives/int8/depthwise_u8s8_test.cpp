@@ -2,7 +2,7 @@
 // 3x3 and 5x5, strides 1 and 2 (also mixed), no, symmetric, asymmetric and oversized pads, channel counts around
 // the vector width and the VNNI kernel's 64-channel blocks (1, 3, 5, 17, 33, 64, 65, 130), odd sizes, batch 1-2,
 // threads 1-2, zero point edges, bias, Relu/Relu6, and the VNNI kernel's general requantisation form; its
-// transposed last block (1 or 2 column vectors) and its requantisation with the folded zero point.
+// transposed last block (1 or 2 column vectors), its two-row tiles and its requantisation with the folded zero point.
 #include <catch2/catch.hpp>
 
 #include <limits>
@@ -90,6 +90,37 @@ TEST_CASE("depthwise_u8s8's last block of 1 or 2 column vectors (16 or 32 channe
         if (index % 4 == 1) t.output_zero_point(index % 8 == 1 ? 0 : 17);
         t.check<DepthwiseU8S8>();
       }
+}
+
+TEST_CASE("depthwise_u8s8's two-row tiles (3x3, vertical stride 1): tails, edges, pairs split by images and threads") {
+  // Heights 1 and 2 and odd ones (a one-row tail), widths around the tiles' (2, 3 and 4 columns by block), pads on
+  // every side and beyond the kernel, horizontal stride 2 under vertical stride 1, and vertical stride 2 (no pairs).
+  const Activation activations[] = {Activation::relu6(), Activation::none(), Activation::relu()};
+  const std::int64_t sizes[][2] = {{1, 9}, {2, 7}, {3, 1}, {5, 2}, {7, 3}, {9, 5}, {6, 11}, {11, 4}};
+  int index = 0;
+  for (std::int64_t c : {16, 31, 32, 96, 144, 160, 192})
+    for (const auto& hw : sizes) {
+      ++index;
+      QuantConvTester t;
+      t.depthwise(c).hw(hw[0], hw[1]).k(3).batch(1 + index % 2).threads(1 + (index / 2) % 2);
+      t.input_zero_point(index % 3 ? 5 : 240).activation(activations[index % 3]).bias(index % 5 != 0);
+      t.output_zero_point(index % 4 == 0 ? 0 : 17);
+      if (index % 4 == 1) t.pad(1);
+      if (index % 4 == 2) t.pad(2, 0, 1, 3);
+      if (index % 4 == 3) t.pad(0, 1, 2, 1);
+      if (index % 6 == 5) t.stride(1, 2);
+      if (index % 9 == 4) t.stride(2, 1);
+      if (t.desc().oh <= 0 || t.desc().ow <= 0) continue;
+      t.check<DepthwiseU8S8>();
+    }
+  // Two threads' parts of 27 rows meet at row 13: each part ends or starts with a row of its own.
+  QuantConvTester().depthwise(144).hw(27, 64).k(3).pad(1).threads(2).check<DepthwiseU8S8>();
+  // A weight set for the second row only where it is used.
+  ConvDesc d;
+  d.groups = d.ic = d.oc = 100, d.ih = d.iw = 8, d.kh = d.kw = 3, d.oh = d.ow = 6;
+  const std::size_t pairs = DepthwiseU8S8::weight_bytes(d);
+  d.sh = 2, d.oh = 3;
+  CHECK(DepthwiseU8S8::weight_bytes(d) == pairs - 2 * 64 * 3 * 4);
 }
 
 TEST_CASE("depthwise_u8s8 folds the zero point into the rounding for Relu layers where the shifts allow it") {

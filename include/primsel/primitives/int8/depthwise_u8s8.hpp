@@ -1,7 +1,8 @@
 // DepthwiseU8S8: quantised depthwise convolution (groups = IC = OC), 3x3 and 5x5, stride 1 or 2, on NHWC u8 where
 // a pixel's channels are contiguous. With AVX-512 VNNI one vpdpbusd takes four vertical taps at once: the bytes of
 // four input rows at one column are interleaved per channel (two unpack stages, 64 channels in four vectors), and
-// that column vector serves every output of the tile that reads it. Accumulators start at the zero-point and bias
+// that column vector serves every output of the tile that reads it; for 3x3 with vertical stride 1 it serves two
+// output rows (the fourth row of the dot product, empty for one row, is the next row's). Accumulators start at the zero-point and bias
 // correction, are requantised in registers (kernels::u8s8_requantize64, or its _folded form for Relu layers) and
 // the unpack order is undone by the saturating packs; a last block of <= 32 channels is transposed into 1 or 2
 // vectors, so its empty lanes cost nothing. Elsewhere every tap is a vector multiply-add over the widened input into an s32 row, requantised
@@ -119,7 +120,7 @@ struct DepthwiseU8S8 {
     gemm::U8S8OutputStage stage;
     std::int32_t input_zero_point = 0;
     // The VNNI kernel's operands (empty without it), 64 channels a block, lanes in unpack order (see vnni_lane):
-    std::vector<std::int8_t> vnni_weights;  // [block][K columns][groups of 4 rows][64 channels][4 rows]
+    std::vector<std::int8_t> vnni_weights;  // [block][vnni_sets][K columns][groups of 4 rows][64 channels][4 rows]
     std::vector<std::int32_t> vnni_consts;  // [block][vnni_const][vnni_stride]
     kernels::U8S8Requant requant = kernels::U8S8Requant::general;  // the form they allow (tests may force general)
     bool fold_zero_point = false;  // high_nonneg with the zero point in the rounding (u8s8_requantize64_folded)
@@ -156,7 +157,7 @@ struct DepthwiseU8S8 {
   /// The plan's taps widened to s32, their packed s8 copy for the VNNI kernel (64-channel blocks, rows in groups of
   /// 4) and the per-channel output stage: what the network's memory budget counts.
   static std::size_t weight_bytes(const ConvDesc& d) {
-    const std::int64_t vnni = (d.oc + 63) / 64 * 64 * d.kw * ((d.kh + 3) / 4) * 4;
+    const std::int64_t vnni = (d.oc + 63) / 64 * 64 * d.kw * ((d.kh + 3) / 4) * 4 * vnni_sets(d);
     return static_cast<std::size_t>(d.kh * d.kw * d.oc * 4 + vnni + 16 * d.oc);
   }
 
@@ -311,6 +312,14 @@ struct DepthwiseU8S8 {
 #endif
   /// Output columns per VNNI tile: 4 x 4 accumulators, the column vectors and their unpack temporaries in 32 zmm.
   static constexpr int vnni_tile = 4;
+  /// A 3x3 kernel with vertical stride 1 fills only three of a dot product's four rows, and two output rows read
+  /// four input rows: a two-row tile feeds each interleaved column (8 shuffles per 64 channels) to both rows, the
+  /// lower one through a second weight set with the taps one byte on. Its width by column vectors per block keeps
+  /// 2 rows x 2 columns x 4 vectors of accumulators (2 x 3 x 2, 2 x 4 x 1) and a column's temporaries in 32 zmm:
+  /// 3 columns of 4 vectors spill (measured 76 instructions an output against 72).
+  static constexpr bool vnni_two_rows(const ConvDesc& d) noexcept { return d.kh == 3 && d.sh == 1; }
+  static constexpr std::int64_t vnni_sets(const ConvDesc& d) noexcept { return vnni_two_rows(d) ? 2 : 1; }
+  static constexpr int vnni_tile2(int nv) noexcept { return nv == 4 ? 2 : nv == 2 ? 3 : 4; }
   /// vnni_consts per block: corr, mult, general shift, high shift, round, round with the folded zero point; each
   /// padded for mult's read one lane on.
   enum : std::int64_t {
@@ -331,8 +340,8 @@ struct DepthwiseU8S8 {
 
   static void pack_vnni(Plan& p, const QuantizedConv& qc) {
     const ConvDesc& d = p.desc;
-    const std::int64_t K = d.kh, G = (K + 3) / 4, blocks = (d.oc + 63) / 64;
-    p.vnni_weights.assign(static_cast<std::size_t>(blocks * K * G * 256), 0);
+    const std::int64_t K = d.kh, G = (K + 3) / 4, blocks = (d.oc + 63) / 64, sets = vnni_sets(d);
+    p.vnni_weights.assign(static_cast<std::size_t>(blocks * sets * K * G * 256), 0);
     p.vnni_consts.assign(static_cast<std::size_t>(blocks * vnni_const_count * vnni_stride), 0);
     bool high = true, foldable = p.stage.zero_point >= 0;
     const bool tail_transposed = vnni_tail_vectors(d.oc) < 4;
@@ -356,10 +365,12 @@ struct DepthwiseU8S8 {
         foldable = foldable && kernels::u8s8_foldable(at(vnni_high_shift), p.stage.zero_point);
         if (high && foldable) at(vnni_round_zp) = at(vnni_round) + (p.stage.zero_point << at(vnni_high_shift));
         if (!in) continue;
-        for (std::int64_t s = 0; s < K; ++s)
-          for (std::int64_t r = 0; r < K; ++r)
-            p.vnni_weights[static_cast<std::size_t>((((b * K + s) * G + r / 4) * 64 + lane) * 4 + r % 4)] =
-                qc.weight[static_cast<std::size_t>((c * K + r) * K + s)];
+        for (std::int64_t set = 0; set < sets; ++set)  // set 1 (the lower output row) reads rows one further down
+          for (std::int64_t s = 0; s < K; ++s)
+            for (std::int64_t r = 0; r < K; ++r)
+              p.vnni_weights[static_cast<std::size_t>(
+                  ((((b * sets + set) * K + s) * G + (r + set) / 4) * 64 + lane) * 4 + (r + set) % 4)] =
+                  qc.weight[static_cast<std::size_t>((c * K + r) * K + s)];
       }
     using kernels::U8S8Requant;
     p.requant = !high ? U8S8Requant::general
@@ -369,112 +380,149 @@ struct DepthwiseU8S8 {
   }
 
 #if PRIMSEL_DW_U8S8_VNNI
-  /// One output row's 64-channel block as the VNNI tiles see it.
+  /// One or two output rows' 64-channel block as the VNNI tiles see it.
   struct VnniRow {
-    const std::uint8_t* rows[8];  // input rows under kernel rows 0-7 at the block's first channel (zero points
-                                  // outside the image), or null past the kernel
-    const std::int8_t* w;         // the block's weights
+    const std::uint8_t* rows[8];  // input rows under kernel rows 0-7 of the first output row, at the block's
+                                  // first channel (zero points outside the image), or null past what is read
+    const std::int8_t* w;         // the block's weights (the second output row's set follows the first's)
     kernels::U8S8FusedStage stage;
     std::uint8_t* out;            // the output row at the block's first channel
-    std::int64_t C, iw, pad_left;
+    std::int64_t C, iw, pad_left, out_row;  // out_row: from one output row to the next
     __mmask64 mask;               // the block's channels
     __m512i zero_points;          // the input zero point in every byte
   };
 
-  /// Output columns [ox0, ox0 + NW) of one block. Input columns are visited once each: a column's four-row
-  /// vectors (G of them) meet the weights of every output in the tile whose window covers it. A block of at most
-  /// 16 NV < 64 channels (the last one of e.g. 32, 96 or 144) transposes each row's dwords (see vnni_lane) so that
-  /// its channels fill the first NV column vectors: the others are neither multiplied nor requantised.
-  template <int K, int S, int NW, bool Edge, kernels::U8S8Requant Mode, bool Fold, int NV>
+  /// Output columns [ox0, ox0 + NW) of R output rows (1, or 2 for vnni_two_rows) of one block. Input columns are
+  /// visited once each: a column's four-row vectors (G of them) meet the weights of every output in the tile whose
+  /// window covers it. A block of at most 16 NV < 64 channels (the last one of e.g. 32, 96 or 144) transposes each
+  /// row's dwords (see vnni_lane) so that its channels fill the first NV column vectors: the others are neither
+  /// multiplied nor requantised.
+  template <int K, int S, int R, int NW, bool Edge, kernels::U8S8Requant Mode, bool Fold, int NV>
   static void tile_vnni(const VnniRow& r, std::int64_t ox0) noexcept {
-    constexpr int G = (K + 3) / 4, span = (NW - 1) * S + K;
-    const std::int64_t ix0 = ox0 * S - r.pad_left;
+    constexpr int G = (K + 3) / 4, span = (NW - 1) * S + K, rows_read = K + R - 1;
+    static_assert(R == 1 || rows_read <= 4 * G, "a second output row must fit the dot products' spare rows");
+    // The stores are bytes, which may alias r: its fields are read once, not after every store.
+    const std::int64_t C = r.C, iw = r.iw, ix0 = ox0 * S - r.pad_left, out_row = r.out_row;
+    const __mmask64 mask = r.mask;
+    const __m512i zero_points = r.zero_points;
+    const kernels::U8S8FusedStage st = r.stage;
     const __m512i transpose = _mm512_set_epi32(15, 11, 7, 3, 14, 10, 6, 2, 13, 9, 5, 1, 12, 8, 4, 0);
-    __m512i acc[NW][4];
+    __m512i acc[R][NW][4];
 #pragma GCC unroll 4
     for (int q = 0; q < 4; ++q) {
-      const __m512i corr = q < NV ? _mm512_loadu_si512(r.stage.corr + 16 * q) : _mm512_setzero_si512();
+      const __m512i corr = q < NV ? _mm512_loadu_si512(st.corr + 16 * q) : _mm512_setzero_si512();
+#pragma GCC unroll 2
+      for (int y = 0; y < R; ++y)
 #pragma GCC unroll 8
-      for (int j = 0; j < NW; ++j) acc[j][q] = corr;
+        for (int j = 0; j < NW; ++j) acc[y][j][q] = corr;
     }
 #pragma GCC unroll 16
     for (int c = 0; c < span; ++c) {
       const std::int64_t ix = ix0 + c;
-      const bool inside = !Edge || static_cast<std::uint64_t>(ix) < static_cast<std::uint64_t>(r.iw);
+      const bool inside = !Edge || static_cast<std::uint64_t>(ix) < static_cast<std::uint64_t>(iw);
+      // Each weight vector is read once per column: as a memory operand of its dot product, not held in one of the
+      // registers the accumulators need (the compiler would hoist them all and spill).
+      const std::int8_t* w_col = r.w;
+      asm("" : "+r"(w_col));
 #pragma GCC unroll 2
       for (int g = 0; g < G; ++g) {
         __m512i x[4];
 #pragma GCC unroll 4
         for (int t = 0; t < 4; ++t) {
-          x[t] = 4 * g + t >= K ? _mm512_setzero_si512()
-                 : inside       ? _mm512_maskz_loadu_epi8(r.mask, r.rows[4 * g + t] + ix * r.C)
-                                : r.zero_points;
-          if (NV < 4 && inside && 4 * g + t < K) x[t] = _mm512_maskz_permutexvar_epi32(kernels::detail::all16, transpose, x[t]);
+          x[t] = 4 * g + t >= rows_read ? _mm512_setzero_si512()
+                 : inside               ? _mm512_maskz_loadu_epi8(mask, r.rows[4 * g + t] + ix * C)
+                                        : zero_points;
+          if (NV < 4 && inside && 4 * g + t < rows_read)
+            x[t] = _mm512_maskz_permutexvar_epi32(kernels::detail::all16, transpose, x[t]);
         }
         const __m512i x01l = _mm512_unpacklo_epi8(x[0], x[1]), x01h = _mm512_unpackhi_epi8(x[0], x[1]);
         const __m512i x23l = _mm512_unpacklo_epi8(x[2], x[3]), x23h = _mm512_unpackhi_epi8(x[2], x[3]);
         const __m512i v[4] = {_mm512_unpacklo_epi16(x01l, x23l), _mm512_unpackhi_epi16(x01l, x23l),
                               _mm512_unpacklo_epi16(x01h, x23h), _mm512_unpackhi_epi16(x01h, x23h)};
+#pragma GCC unroll 2
+        for (int y = 0; y < R; ++y)
 #pragma GCC unroll 8
-        for (int j = 0; j < NW; ++j) {
-          const int s = c - j * S;
-          if (s < 0 || s >= K) continue;
-          const std::int8_t* w = r.w + (s * G + g) * 256;
+          for (int j = 0; j < NW; ++j) {
+            const int s = c - j * S;
+            if (s < 0 || s >= K) continue;
+            const std::int8_t* w = w_col + ((y * K + s) * G + g) * 256;
 #pragma GCC unroll 4
-          for (int q = 0; q < NV; ++q) acc[j][q] = _mm512_dpbusd_epi32(acc[j][q], v[q], _mm512_loadu_si512(w + 64 * q));
-        }
+            for (int q = 0; q < NV; ++q)
+              acc[y][j][q] = _mm512_dpbusd_epi32(acc[y][j][q], v[q], _mm512_loadu_si512(w + 64 * q));
+          }
       }
     }
-    const kernels::U8S8FusedStage& st = r.stage;
+#pragma GCC unroll 2
+    for (int y = 0; y < R; ++y)
 #pragma GCC unroll 8
-    for (int j = 0; j < NW; ++j) {
-      const __m512i bytes = Fold ? kernels::u8s8_requantize64_folded<NV>(acc[j], st.mult, st.shift, st.round, st.lo,
-                                                                         st.hi)
-                                 : kernels::u8s8_requantize64<Mode, NV>(acc[j], st, 0);
-      // The packs put vector q's dword 4 l + i at byte 16 l + 4 q + i: in a transposed block, undo the transpose.
-      _mm512_mask_storeu_epi8(r.out + (ox0 + j) * r.C, r.mask,
-                              NV < 4 ? _mm512_maskz_permutexvar_epi32(kernels::detail::all16, transpose, bytes) : bytes);
-    }
+      for (int j = 0; j < NW; ++j) {
+        const __m512i bytes = Fold ? kernels::u8s8_requantize64_folded<NV>(acc[y][j], st.mult, st.shift, st.round,
+                                                                           st.lo, st.hi)
+                                   : kernels::u8s8_requantize64<Mode, NV>(acc[y][j], st, 0);
+        // The packs put vector q's dword 4 l + i at byte 16 l + 4 q + i: in a transposed block, undo the transpose.
+        _mm512_mask_storeu_epi8(
+            r.out + y * out_row + (ox0 + j) * C, mask,
+            NV < 4 ? _mm512_maskz_permutexvar_epi32(kernels::detail::all16, transpose, bytes) : bytes);
+      }
   }
 
-  /// Output rows [begin, end) of all images (item = n * OH + oy); `zero_row` is an input row of zero points.
+  /// Output rows [begin, end) of all images (item = n * OH + oy); `zero_row` is an input row of zero points. Where
+  /// the plan has a second weight set (vnni_two_rows), rows go in pairs within an image.
   template <int K, int S, kernels::U8S8Requant Mode, bool Fold>
   static void rows_vnni(const Plan& p, const std::uint8_t* x, std::uint8_t* y, const std::uint8_t* zero_row,
                         std::int64_t begin, std::int64_t end) noexcept {
     using TileFn = void (*)(const VnniRow&, std::int64_t) noexcept;
-    using Tiles = std::array<std::array<TileFn, 2>, vnni_tile>;  // [width - 1][edge]
-    static constexpr auto tiles_of = []<int NV, int... I>(std::integer_sequence<int, I...>) {
-      return Tiles{{{&tile_vnni<K, S, I + 1, false, Mode, Fold, NV>, &tile_vnni<K, S, I + 1, true, Mode, Fold, NV>}...}};
+    using Tiles = std::array<std::array<TileFn, 2>, vnni_tile>;  // [width - 1][edge], widths beyond the max unused
+    static constexpr auto tiles_of = []<int R, int NV, int... I>(std::integer_sequence<int, I...>) {
+      constexpr int max = R == 1 ? vnni_tile : vnni_tile2(NV);
+      return Tiles{{{&tile_vnni<K, S, R, std::min(I + 1, max), false, Mode, Fold, NV>,
+                     &tile_vnni<K, S, R, std::min(I + 1, max), true, Mode, Fold, NV>}...}};
     };
-    static constexpr std::array<Tiles, 3> tiles_by_nv{
-        {tiles_of.template operator()<1>(std::make_integer_sequence<int, vnni_tile>{}),
-         tiles_of.template operator()<2>(std::make_integer_sequence<int, vnni_tile>{}),
-         tiles_of.template operator()<4>(std::make_integer_sequence<int, vnni_tile>{})}};
-    const Tiles* tiles = nullptr;
+    // [rows - 1][vnni_nv_index]; two-row tiles only where K leaves the dot products a spare row.
+    constexpr int R2 = K == 3 ? 2 : 1;
+    static constexpr std::array<std::array<Tiles, 3>, 2> tiles_by_rows_nv{{
+        {{tiles_of.template operator()<1, 1>(std::make_integer_sequence<int, vnni_tile>{}),
+          tiles_of.template operator()<1, 2>(std::make_integer_sequence<int, vnni_tile>{}),
+          tiles_of.template operator()<1, 4>(std::make_integer_sequence<int, vnni_tile>{})}},
+        {{tiles_of.template operator()<R2, 1>(std::make_integer_sequence<int, vnni_tile>{}),
+          tiles_of.template operator()<R2, 2>(std::make_integer_sequence<int, vnni_tile>{}),
+          tiles_of.template operator()<R2, 4>(std::make_integer_sequence<int, vnni_tile>{})}}}};
     const ConvDesc& d = p.desc;
-    const std::int64_t C = d.oc, G = (K + 3) / 4;
-    const Columns cols = columns(d, vnni_tile);
+    const std::int64_t C = d.oc, G = (K + 3) / 4, sets = vnni_sets(d);
+    const bool two_rows = K == 3 && vnni_two_rows(d);
     const bool high = Mode != kernels::U8S8Requant::general;
-    VnniRow r{};
-    r.C = C, r.iw = d.iw, r.pad_left = d.pads.left;
-    r.zero_points = _mm512_set1_epi8(static_cast<char>(p.input_zero_point));
-    auto edges = [&](std::int64_t from, std::int64_t to) {
-      for (std::int64_t ox = from; ox < to; ox += vnni_tile)
-        (*tiles)[static_cast<std::size_t>(std::min<std::int64_t>(vnni_tile, to - ox) - 1)][1](r, ox);
+    // The whole row in tiles of nearly equal width (count of them, the first `wider` one column wider), by rows
+    // and column vectors; those reaching into the padding check their columns. (A padding column alone in its
+    // own tile would miss the sharing of the columns next to it.)
+    struct Cut {
+      std::int64_t count, width, wider;
     };
-    for (std::int64_t item = begin; item < end; ++item) {
+    auto cut = [&](std::int64_t width) {
+      const std::int64_t count = (d.ow + width - 1) / width;
+      return Cut{count, d.ow / count, d.ow % count};
+    };
+    const std::array<std::array<Cut, 3>, 2> cuts{{{cut(vnni_tile), cut(vnni_tile), cut(vnni_tile)},
+                                                  {cut(vnni_tile2(1)), cut(vnni_tile2(2)), cut(vnni_tile2(4))}}};
+    const Columns safe = columns(d, 1);  // only its bounds
+    VnniRow r{};
+    r.C = C, r.iw = d.iw, r.pad_left = d.pads.left, r.out_row = d.ow * C;
+    r.zero_points = _mm512_set1_epi8(static_cast<char>(p.input_zero_point));
+    for (std::int64_t item = begin; item < end;) {
       const std::int64_t n = item / d.oh, oy = item % d.oh;
+      const int R = two_rows && item + 1 < end && oy + 1 < d.oh ? 2 : 1;
       for (std::int64_t c0 = 0; c0 < C; c0 += 64) {
         const std::int64_t b = c0 / 64;
-        tiles = &tiles_by_nv[vnni_nv_index(c0 + 64 > C ? vnni_tail_vectors(C) : 4)];
-        for (std::int64_t k = 0; k < K; ++k) {
+        const int nv = c0 + 64 > C ? vnni_tail_vectors(C) : 4;
+        const Tiles& tiles = tiles_by_rows_nv[static_cast<std::size_t>(R - 1)][vnni_nv_index(nv)];
+        const Cut& row_cut = cuts[static_cast<std::size_t>(R - 1)][vnni_nv_index(nv)];
+        for (std::int64_t k = 0; k < K + R - 1; ++k) {
           const std::int64_t iy = oy * d.sh - d.pads.top + k;
           r.rows[k] = (static_cast<std::uint64_t>(iy) < static_cast<std::uint64_t>(d.ih)
                            ? x + (n * d.ih + iy) * d.iw * C
                            : zero_row) +
                       c0;
         }
-        r.w = p.vnni_weights.data() + b * K * G * 256;
+        r.w = p.vnni_weights.data() + b * sets * K * G * 256;
         const std::int32_t* consts = p.vnni_consts.data() + b * vnni_const_count * vnni_stride;
         r.stage = {consts + vnni_corr * vnni_stride,
                    consts + vnni_mult * vnni_stride,
@@ -486,14 +534,13 @@ struct DepthwiseU8S8 {
                    Mode};
         r.out = y + item * d.ow * C + c0;
         r.mask = C - c0 >= 64 ? ~__mmask64{0} : (__mmask64{1} << (C - c0)) - 1;
-        edges(0, cols.safe_lo);
-        for (std::int64_t t = 0, ox = cols.safe_lo; t < cols.count; ++t) {
-          const std::int64_t w = cols.width + (t < cols.wider);
-          (*tiles)[static_cast<std::size_t>(w - 1)][0](r, ox);
+        for (std::int64_t t = 0, ox = 0; t < row_cut.count; ++t) {
+          const std::int64_t w = row_cut.width + (t < row_cut.wider);
+          tiles[static_cast<std::size_t>(w - 1)][ox < safe.safe_lo || ox + w > safe.safe_hi](r, ox);
           ox += w;
         }
-        edges(cols.safe_hi, d.ow);
       }
+      item += R;
     }
   }
 
