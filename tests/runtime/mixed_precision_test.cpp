@@ -240,7 +240,6 @@ TEST_CASE("the accuracy budget keeps the most sensitive layers in f32") {
 
 TEMPLATE_TEST_CASE("both accuracy trades meet a budget the fastest binding misses, noting each layer sent back", "",
                    Exact<>, Greedy) {
-  if (!int8_gemm_available()) return;
   const Graph g = small_net();
   auto net = calibrated<TestType>(g);
   REQUIRE(net.bind({.measure = quick, .precision = Precision::mixed, .accuracy_budget = 1.0}).ok());
