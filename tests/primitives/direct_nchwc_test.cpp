@@ -96,6 +96,19 @@ TEST_CASE("direct_nchwc sums long reductions in passes without clamping partial 
   }
 }
 
+TEST_CASE("direct_nchwc prefetches ahead on pointwise layers larger than L2") {
+  // Input and output above DirectNchwc::prefetch_bytes (1 MiB), so the 1x1 kernels take their prefetching loop:
+  // one channel block (the next tile's pixels come next), a tail block, and passes over a long reduction.
+  for (int threads : {1, 2}) {
+    ConvTester().ic(5).oc(60).hw(70, 71).threads(threads).check<DirectNchwc>();
+    ConvTester().ic(33).oc(20).hw(91, 97).threads(threads).activation(Activation::relu6()).check<DirectNchwcNoc<1>>();
+    ConvTester().ic(300).oc(40).hw(30, 31).batch(2).threads(threads).activation(Activation{-3, 2})
+        .check<DirectNchwcNoc<2>>();
+    ConvTester().ic(40).oc(150).hw(47, 45).threads(threads).check<DirectNchwcNoc<3>>();
+    ConvTester().ic(17).oc(70).hw(61, 59).threads(threads).check<DirectNchwcNoc<4>>();
+  }
+}
+
 TEST_CASE("direct_nchwc runs strides above 2 with the run-time stride") {
   ConvTester().ic(17).oc(20).hw(13, 29).k(3).stride(3).pad(1).check<DirectNchwc>();
   ConvTester().ic(17).oc(20).hw(13, 29).stride(4, 3).check<DirectNchwc>();

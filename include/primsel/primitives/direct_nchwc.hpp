@@ -139,6 +139,11 @@ struct DirectNchwc {
   /// thread, interleaved runs: on a Xeon, 1x1 layers with long reductions (K 320-960) 3-8% faster, 3x3 layers
   /// unchanged (a pass is one input-channel block there); on Zen 5, no difference either way.
   static constexpr std::int64_t pass_weight_bytes = 32 * 1024;
+  /// A pointwise layer whose input and output outgrow L2 (1-2 MiB per core on recent x86) streams its input from
+  /// L3, and a tile's pixels of the next channel block sit a plane away, where the hardware prefetcher does not
+  /// look: the kernel prefetches them. Measured 1 thread, interleaved with oneDNN on a loaded Xeon: MobileNetV2's
+  /// 1x1 layers at 112x112 15-40% faster, at 56x56 0-10%; layers that stay in L2 lost 5-15% to the extra loads.
+  static constexpr std::int64_t prefetch_bytes = 1024 * 1024;
   static constexpr std::int64_t tiles_per_item = 8;
 
   static Work work(const ConvDesc& d, int noc, int threads) noexcept {
@@ -200,6 +205,7 @@ struct DirectNchwc {
     a.dh = d.dh;
     a.kw = d.kw, a.dw = d.dw, a.sw = d.sw;
     a.taps = d.kh * d.kw;
+    a.prefetch = d.is_pointwise() && (d.ic * d.ih * d.iw + d.oc * d.oh * d.ow) * 4 > prefetch_bytes;
     a.ic_blocks = d.ic / block, a.ic_tail = d.ic % block;
     a.w = p.weights.data<float>() + ob * block * icb * a.taps * block;
     a.y_plane = d.oh * d.ow * block;

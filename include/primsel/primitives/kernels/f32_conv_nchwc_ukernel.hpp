@@ -27,6 +27,7 @@ struct NchwcConvArgs {
   std::int64_t ic_tail = 0;           ///< channels of the last, partial block (0: none)
   std::int64_t icb_begin = 0, icb_end = 0;  ///< the input channel blocks of this call
   bool first = true, last = true;     ///< start from the bias (else from y); clamp at the end
+  bool prefetch = false;              ///< 1x1, stride 1: fetch each tile's next channel block into L1 ahead
   const float* w = nullptr;           ///< the tile's weights: [IC blocks][KH][KW][block (ic)][NOC * block (oc)]
   std::int64_t y_plane = 0;           ///< floats from one output channel block to the next
   const float* bias = nullptr;        ///< NOC * block each: bias, and the clamp bounds (null: no clamp)
@@ -69,9 +70,24 @@ inline void f32_conv_nchwc_ukernel(const NchwcConvArgs& a, std::int64_t ix0, flo
     const float* xp = a.x + a.icb_begin * a.x_plane + a.iy0 * a.x_row + ix0 * Block;
     const float* w = a.w + a.icb_begin * Block * OV * W;
     const std::int64_t n = (a.icb_end - a.icb_begin) * Block - (a.icb_end > a.ic_blocks ? Block - a.ic_tail : 0);
-    for (std::int64_t k = 0, kk = 0; k < n; ++k, w += OV * W) {
-      channel.template operator()<0, NW, false>(xp + kk, 0, w, 0, NW);
-      if (++kk == Block) kk = 0, xp += a.x_plane;
+    if (a.prefetch) {
+      // While the tile works through one channel block, fetch its pixels of the next block into L1 (the last
+      // block fetches the next tile's first block): NW lines spread over the block's Block channels.
+      constexpr int per = (NW + Block - 1) / Block;  // lines per channel
+      const float* const x_first = xp;
+      const float* pf = n > Block ? xp + a.x_plane : x_first + NW * Block;
+      for (std::int64_t k = 0, kk = 0; k < n; ++k, w += OV * W) {
+        channel.template operator()<0, NW, false>(xp + kk, 0, w, 0, NW);
+#pragma GCC unroll 4
+        for (int q = 0; q < per; ++q)
+          if (kk * per + q < NW) __builtin_prefetch(pf + (kk * per + q) * Block, 0, 3);
+        if (++kk == Block) kk = 0, xp += a.x_plane, pf = k + 1 + Block < n ? xp + a.x_plane : x_first + NW * Block;
+      }
+    } else {
+      for (std::int64_t k = 0, kk = 0; k < n; ++k, w += OV * W) {
+        channel.template operator()<0, NW, false>(xp + kk, 0, w, 0, NW);
+        if (++kk == Block) kk = 0, xp += a.x_plane;
+      }
     }
   } else {
     for (std::int64_t icb = a.icb_begin; icb < a.icb_end; ++icb) {
