@@ -162,12 +162,18 @@ class LatencyPredictor {
     // b from the variation within each primitive's samples (each primitive centred on its own means): the per-
     // primitive offsets fitted below would otherwise leak into b — when primitives swap ranks across devices,
     // a layer's slower-predicted candidate is the faster one there, which a line over all samples reads as b < 1.
+    struct Sums {
+      double raw = 0, y = 0, count = 0;
+    };
+    std::map<std::string_view, Sums> per_primitive;
+    for (std::size_t i = 0; i < n; ++i) {
+      Sums& m = per_primitive[few[i].primitive];
+      m.raw += raw[i], m.y += y[i], ++m.count;
+    }
     std::vector<double> raw_within(n), y_within(n);
     for (std::size_t i = 0; i < n; ++i) {
-      double mr = 0, my = 0, count = 0;
-      for (std::size_t j = 0; j < n; ++j)
-        if (few[j].primitive == few[i].primitive) mr += raw[j], my += y[j], ++count;
-      raw_within[i] = raw[i] - mr / count, y_within[i] = y[i] - my / count;
+      const Sums& m = per_primitive[few[i].primitive];
+      raw_within[i] = raw[i] - m.raw / m.count, y_within[i] = y[i] - m.y / m.count;
     }
     const auto [b, global_slope] = line_slope(raw_within, y_within, 0.0);
     cal_b_ = global_slope ? std::clamp(b, 0.5, 2.0) : 1.0;

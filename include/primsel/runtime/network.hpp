@@ -554,13 +554,12 @@ Status BasicNetwork<Primitives, Int8Primitives>::search_within_budgets(SearchFn 
   std::vector<int> unpriced;
   std::optional<std::pair<SearchResult, double>> fastest_within;
   for (;;) {
-    SelectionProblem with_price = problem_;
-    if (lambda > 0)
-      for (auto [i, s] : sensitivity)
-        for (std::size_t c = 0; c < cands_[i].size(); ++c)
-          if (cands_[i][c].quantized()) with_price.nodes[i].cost[c] += lambda * s * s;
     std::vector<std::vector<int>> index;
-    const SelectionProblem sub = restrict_problem(with_price, allowed, index);
+    SelectionProblem sub = restrict_problem(problem_, allowed, index);
+    if (lambda > 0)  // the accuracy price, on the allowed int8 candidates
+      for (auto [i, s] : sensitivity)
+        for (std::size_t k = 0; k < index[i].size(); ++k)
+          if (cands_[i][static_cast<std::size_t>(index[i][k])].quantized()) sub.nodes[i].cost[k] += lambda * s * s;
     SearchResult r = search(sub, {.seed = o.seed});
     for (std::size_t i = 0; i < r.binding.size() && i < index.size(); ++i)
       r.binding[i] = index[i][static_cast<std::size_t>(r.binding[i])];

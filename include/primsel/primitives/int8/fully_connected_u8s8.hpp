@@ -94,9 +94,8 @@ struct FullyConnectedU8S8 {
   /// Scratch run() needs for a batch of `batch` rows on `threads` threads: each row's parameters and u8 values,
   /// the int32 sums and, past the matrix-vector kernel, the GEMM's own.
   static std::size_t workspace_bytes(std::int64_t in, std::int64_t out, std::int64_t batch, int threads) noexcept {
-    constexpr std::int64_t param_bytes = sizeof(QuantParams);
     const auto& kernel = kernels::u8s8_default_ukernel;
-    std::size_t bytes = aligned(batch * param_bytes) + aligned(batch * row_bytes(in)) + aligned(batch * out * 4);
+    std::size_t bytes = layout(in, out, batch).end;
     if (!uses_gemv(kernel, batch)) bytes += gemm::u8s8_workspace_bytes(batch, in, kernel, threads);
     return bytes;
   }
@@ -120,11 +119,10 @@ struct FullyConnectedU8S8 {
     const std::int64_t ld = storage_elements(x.shape(), x.layout()) / batch;
     const gemm::PackedU8S8B& w = p.weights;
     std::byte* ws = ctx.workspace.data();
-    constexpr std::int64_t param_bytes = sizeof(QuantParams);  // a row's parameters, first in the workspace
+    const WorkspaceLayout at = layout(in, out, batch);
     auto* params = reinterpret_cast<QuantParams*>(ws);
-    auto* rows = reinterpret_cast<std::uint8_t*>(ws + aligned(batch * param_bytes));
-    auto* acc = reinterpret_cast<std::int32_t*>(ws + aligned(batch * param_bytes) + aligned(batch * row_bytes(in)));
-    const std::size_t used = aligned(batch * param_bytes) + aligned(batch * row_bytes(in)) + aligned(batch * out * 4);
+    auto* rows = reinterpret_cast<std::uint8_t*>(ws + at.rows);
+    auto* acc = reinterpret_cast<std::int32_t*>(ws + at.acc);
     const std::int64_t ldr = row_bytes(in);
     const float* xd = x.data<float>();
     for (std::int64_t j = 0; j < batch; ++j) {
@@ -144,7 +142,7 @@ struct FullyConnectedU8S8 {
     } else {
       // Zero point 0 here: each row has its own, corrected below with the column sums.
       gemm::gemm_u8s8({rows, ldr}, batch, 0, w, gemm::U8S8Output{acc, nullptr, out}, ctx.pool,
-                      ctx.workspace.subspan(used));
+                      ctx.workspace.subspan(at.end));
     }
     const std::span<const std::int32_t> colsum = w.colsum();
     float* yd = y.data<float>();
@@ -164,6 +162,16 @@ struct FullyConnectedU8S8 {
   static constexpr std::int64_t row_bytes(std::int64_t in) noexcept { return (in + 3) / 4 * 4; }
   static constexpr std::size_t aligned(std::int64_t bytes) noexcept {
     return static_cast<std::size_t>(gemm::round_up(bytes, static_cast<std::int64_t>(tensor_alignment)));
+  }
+  /// run()'s workspace: each row's QuantParams at 0, the quantised rows at `rows`, the int32 sums at `acc`, the
+  /// GEMM's own scratch from `end` on. One place, so workspace_bytes() and run() cannot disagree.
+  struct WorkspaceLayout {
+    std::size_t rows, acc, end;
+  };
+  static constexpr WorkspaceLayout layout(std::int64_t in, std::int64_t out, std::int64_t batch) noexcept {
+    constexpr auto param_bytes = static_cast<std::int64_t>(sizeof(QuantParams));
+    const std::size_t rows = aligned(batch * param_bytes), acc = rows + aligned(batch * row_bytes(in));
+    return {rows, acc, acc + aligned(batch * out * 4)};
   }
   static constexpr bool uses_gemv(const kernels::U8S8Ukernel& k, std::int64_t batch) noexcept {
     return batch <= gemv_max_batch && kernels::u8s8_gemv_available(k.nr);
