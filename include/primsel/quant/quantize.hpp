@@ -37,6 +37,12 @@ inline constexpr QRange s8_weight_range{-127, 127};
 /// The u8 levels a tensor with parameters p takes: [0, p.qmax] (the whole byte, or 7 bits for vpmaddubsw).
 constexpr QRange levels(QuantParams p) noexcept { return {0, p.qmax}; }
 
+/// Parameters a u8 tensor can carry: a finite scale > 0, levels [0, qmax] within the byte, the zero point among them.
+inline bool valid_u8(QuantParams p) noexcept {
+  return std::isfinite(p.scale) && p.scale > 0 && p.qmax >= 1 && p.qmax <= u8_range.hi && p.zero_point >= 0 &&
+         p.zero_point <= p.qmax;
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Choosing parameters, quantising and dequantising
 

@@ -17,7 +17,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -31,6 +30,7 @@
 
 #include "primsel/core/error.hpp"
 #include "primsel/core/format.hpp"
+#include "primsel/quant/quantize.hpp"
 #include "primsel/search/problem.hpp"
 
 namespace primsel {
@@ -167,8 +167,7 @@ inline Expected<TuningRecord> parse_tuning_cache(std::string_view text) {
       // written before the levels were stored is a whole-byte one), the zero point among them.
       const bool read = static_cast<bool>(f >> value >> q.scale >> q.zero_point);
       if (read && !(f >> q.qmax)) q.qmax = f.eof() ? 255 : -1;
-      if (!read || !std::isfinite(q.scale) || q.scale <= 0 || (q.qmax != 255 && q.qmax != 127) || q.zero_point < 0 ||
-          q.zero_point > q.qmax)
+      if (!read || !quant::valid_u8(q) || (q.qmax != 255 && q.qmax != 127))
         return fail(number,
                     "malformed quant record (want: quant <value> <scale > 0> <zero point 0..qmax> <qmax 255 or 127>)");
       r.quant.emplace_back(detail::unescape(value), q);

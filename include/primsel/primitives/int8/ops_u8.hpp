@@ -328,9 +328,7 @@ inline Status check_u8_view(std::string_view role, const ConstTensorView& t, con
   PRIMSEL_CHECK(t.shape().rank() == 4 && t.shape().checked_numel() >= 0, ErrorCode::invalid_argument,
                 r + " must be a 4-D [N, C, H, W] tensor, is " + to_string(t.shape()), ctx);
   const QuantParams q = t.quant();
-  PRIMSEL_CHECK(std::isfinite(q.scale) && q.scale > 0 && q.qmax >= 1 && q.qmax <= quant::u8_range.hi &&
-                    q.zero_point >= 0 && q.zero_point <= q.qmax,
-                ErrorCode::invalid_argument,
+  PRIMSEL_CHECK(quant::valid_u8(q), ErrorCode::invalid_argument,
                 r + " has scale " + std::to_string(q.scale) + ", zero point " + std::to_string(q.zero_point) +
                     " and levels [0, " + std::to_string(q.qmax) +
                     "] (needs a finite scale > 0, levels within [0, 255] and the zero point among them)",

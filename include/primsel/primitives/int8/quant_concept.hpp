@@ -79,9 +79,7 @@ struct QuantizedConv {
     PRIMSEL_CHECK(!d.has_bias || (w.has_bias() && w.bias.shape() == Shape{d.oc}), ErrorCode::shape_mismatch,
                   "bias must have " + std::to_string(d.oc) + " elements" + layer);
     for (const QuantParams& p : {q.input, q.output})
-      PRIMSEL_CHECK(std::isfinite(p.scale) && p.scale > 0 && p.qmax >= 1 && p.qmax <= quant::u8_range.hi &&
-                        p.zero_point >= 0 && p.zero_point <= p.qmax,
-                    ErrorCode::invalid_argument,
+      PRIMSEL_CHECK(quant::valid_u8(p), ErrorCode::invalid_argument,
                     "u8 quantisation (scale " + std::to_string(p.scale) + ", zero point " +
                         std::to_string(p.zero_point) + ", levels [0, " + std::to_string(p.qmax) +
                         "]) is not a positive finite scale with levels within [0, 255] and the zero point among them" +
