@@ -91,16 +91,46 @@ struct Latency {
   double median = 0, min = 0;
 };
 
-Latency time_network(Net& net, const Tensor& x, int runs) {
-  (void)net.run(x);  // warm-up
-  std::vector<double> ms;
+/// Appends `runs` timed inferences (after one warm-up) to `ms`.
+void time_runs(Net& net, const Tensor& x, int runs, std::vector<double>& ms) {
+  (void)net.run(x);
   for (int i = 0; i < runs; ++i) {
     const auto t0 = std::chrono::steady_clock::now();
     (void)net.run(x);
     ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
   }
+}
+
+Latency summarise(std::vector<double> ms) {
   std::sort(ms.begin(), ms.end());
   return {ms[ms.size() / 2], ms.front()};
+}
+
+Latency time_network(Net& net, const Tensor& x, int runs) {
+  std::vector<double> ms;
+  time_runs(net, x, runs, ms);
+  return summarise(std::move(ms));
+}
+
+/// Two bindings of one network timed in alternating blocks (`runs` inferences each in all): on a shared machine
+/// the load drifts within seconds, and two latencies timed one after the other would read that drift as a speed
+/// difference. Ends bound to `b`.
+struct PairedLatency {
+  Latency a, b;
+};
+Expected<PairedLatency> time_alternating(Net& net, const Tensor& x, int runs, const SearchResult& a,
+                                         const std::string& a_name, const SearchResult& b, const std::string& b_name,
+                                         const BindOptions& o) {
+  const int blocks = std::clamp(runs / 10, 1, 5);
+  std::vector<double> ms_a, ms_b;
+  for (int i = 0; i < blocks; ++i) {
+    const int n = runs / blocks + (i < runs % blocks ? 1 : 0);
+    PRIMSEL_RETURN_IF_ERROR(net.bind_binding(a, a_name, o));
+    time_runs(net, x, n, ms_a);
+    PRIMSEL_RETURN_IF_ERROR(net.bind_binding(b, b_name, o));
+    time_runs(net, x, n, ms_b);
+  }
+  return PairedLatency{summarise(std::move(ms_a)), summarise(std::move(ms_b))};
 }
 
 Status bind_searcher(Net& net, const std::string& searcher, const BindOptions& o) {
@@ -185,7 +215,7 @@ int run(const BenchOptions& opt) {
                                                      : predict::MeasureRule::adaptive,
                .k = opt.measure_k};
   }
-  if (opt.mixed) {  // the --input image first (real data), then seeded random ones
+  if (opt.mixed && !opt.calibration_from_cache) {  // the --input image first (real data), then seeded random ones
     std::vector<Tensor> samples;
     if (!opt.input.empty()) samples.push_back(x);
     for (int i = static_cast<int>(samples.size()); i < opt.calibration; ++i)
@@ -210,7 +240,7 @@ int run(const BenchOptions& opt) {
   if (opt.quiet) o.warn = [](std::string_view) {};
   // Baselines first (they rebind), the chosen searcher last so the network ends bound to it.
   Status measured = net.measure(o);
-  if (!measured) return fail(measured.error().what());
+  if (!measured) return fail((opt.calibration_from_cache ? "--calibration cache: " : "") + std::string(measured.error().what()));
   const bool from_cache = net.report().measured_from_cache;
   const double optimum = Exact<>::search(net.problem()).cost;
   const int baseline_runs = std::max(3, opt.runs / 5);
@@ -224,6 +254,7 @@ int run(const BenchOptions& opt) {
   // Mixed precision: the same measurements restricted to f32 candidates, optimally bound: what int8 buys.
   double f32_only_ms = 0;
   std::size_t f32_only_bytes = 0;
+  SearchResult f32_only;
   if (opt.mixed) {
     std::vector<std::vector<char>> keep;
     for (const SearchNode& n : net.problem().nodes) {
@@ -234,12 +265,20 @@ int run(const BenchOptions& opt) {
     SearchResult f32 = Exact<>::search(restrict_problem(net.problem(), keep, index));
     for (std::size_t i = 0; i < f32.binding.size(); ++i) f32.binding[i] = index[i][static_cast<std::size_t>(f32.binding[i])];
     if (Status s = net.bind_binding(f32, "f32-only", o); !s) return fail(s.error().what());
-    f32_only_ms = time_network(net, x, opt.runs).median;
     f32_only_bytes = net.report().total_bytes();
+    f32_only = std::move(f32);
   }
   if (Status s = bind_searcher(net, opt.searcher, o); !s) return fail(s.error().what());
   const BindReport report = net.report();
-  const Latency latency = time_network(net, x, opt.runs);
+  Latency latency;
+  if (opt.mixed) {  // what int8 buys, timed against the f32-only binding in alternating blocks
+    auto paired = time_alternating(net, x, opt.runs, f32_only, "f32-only", report.search, report.searcher, o);
+    if (!paired) return fail(paired.error().what());
+    f32_only_ms = paired->a.median;
+    latency = paired->b;
+  } else {
+    latency = time_network(net, x, opt.runs);
+  }
   double reference_ms = 0;
   {
     const int ref_runs = 3;
@@ -299,7 +338,7 @@ int run(const BenchOptions& opt) {
   std::printf("cost model: predicted %.3f ms, optimum %.3f ms; %d layout conversion(s)\n", report.search.cost, optimum,
               report.conversions);
   std::printf("measured in %.0f ms%s%s, searched in %.1f ms%s\n", report.measure_ms, from_cache ? " (from the cache)" : "",
-              net.report().budget_exceeded ? " (budget exceeded: later candidates timed once)" : "",
+              report.budget_exceeded ? " (budget exceeded: later candidates timed once)" : "",
               report.search_ms, report.searched_from_cache ? " (from the cache)" : "");
   std::printf("measured %d of %d (layer, candidate) pairs", report.pairs_measured, report.pairs);
   if (o.guide.active())
@@ -311,11 +350,12 @@ int run(const BenchOptions& opt) {
               static_cast<double>(report.arena_bytes) / 1048576.0, static_cast<double>(report.workspace_bytes) / 1048576.0,
               static_cast<double>(report.total_bytes()) / 1048576.0);
   if (opt.mixed) {
-    std::printf("precision: %d of %zu layers in int8; output error %s (budget %g) on %d calibration input(s)\n",
-                report.int8_layers, report.layers.size(),
-                report.output_error < 0 ? "not measured" : std::to_string(report.output_error).c_str(),
-                opt.accuracy_budget, opt.calibration);
-    std::printf("f32-only binding (exact, same measurements): %.3f ms, %.2f MiB -> mixed is %.2fx faster, %.2fx smaller\n",
+    const std::string on = opt.calibration_from_cache ? std::string("calibration from the tuning cache")
+                                                       : "on " + std::to_string(opt.calibration) + " calibration input(s)";
+    std::printf("precision: %d of %zu layers in int8; output error %s (budget %g) %s\n", report.int8_layers,
+                report.layers.size(), report.output_error < 0 ? "not measured" : std::to_string(report.output_error).c_str(),
+                opt.accuracy_budget, on.c_str());
+    std::printf("f32-only binding (exact, same measurements, timed alternately): %.3f ms, %.2f MiB -> mixed is %.2fx faster, %.2fx smaller\n",
                 f32_only_ms, static_cast<double>(f32_only_bytes) / 1048576.0, f32_only_ms / latency.median,
                 static_cast<double>(f32_only_bytes) / static_cast<double>(std::max<std::size_t>(report.total_bytes(), 1)));
   }

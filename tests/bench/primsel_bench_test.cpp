@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -250,7 +251,7 @@ TEST_CASE("--precision mixed binds int8 layers within the budgets and reports th
                          "--calibration 3 --accuracy-budget 0.05 --json " + json);
   INFO(r.output);
   REQUIRE(r.status == 0);
-  for (const char* row : {"precision: ", " layers in int8; output error ", "f32-only binding (exact, same measurements): ",
+  for (const char* row : {"precision: ", " layers in int8; output error ", "f32-only binding (exact, same measurements, timed alternately): ",
                           "memory: weights "})
     CHECK(r.output.find(row) != std::string::npos);
   const auto [status, log] = check_report(
@@ -271,11 +272,47 @@ TEST_CASE("--precision mixed binds int8 layers within the budgets and reports th
                            "--model lenet5 --precision mixed --accuracy-budget -1", "--model lenet5 --memory-budget 12X",
                            "--model lenet5 --precision mixed --calibration 0",
                            "--model lenet5 --precision mixed --accuracy-trade cheapest",
+                           "--model lenet5 --precision mixed --calibration cache --no-cache",
+                           "--model lenet5 --precision mixed --calibration 3x",
                            "--model lenet5 --accuracy-trade remove"}) {
     INFO(args);
     CHECK(bench(args).status == 2);
   }
   for (const std::string& f : {json, table, table + ".check"}) std::filesystem::remove(f);
+}
+
+TEST_CASE("--calibration cache starts from the calibration and the binding an earlier calibrated run stored") {
+  const std::string cache = temp("calibrated.cache");
+  std::filesystem::remove(cache);
+  const std::string args = "--model lenet5 --quiet --runs 3 --threads 1 --searcher exact --precision mixed "
+                           "--accuracy-budget 0.05 --cache " + cache;
+  // Nothing stored yet: an error naming the flag and what is missing.
+  const Result none = bench(args + " --calibration cache");
+  CHECK(none.status == 1);
+  CHECK(none.output.find("--calibration cache: ") != std::string::npos);
+  CHECK(none.output.find("needs calibrate()") != std::string::npos);
+
+  const Result first = bench(args + " --calibration 3");
+  INFO(first.output);
+  REQUIRE(first.status == 0);
+  const auto int8_layers = [](const std::string& out) {
+    const std::size_t at = out.find("precision: ");
+    return at == std::string::npos ? -1 : std::atoi(out.c_str() + at + std::strlen("precision: "));
+  };
+  REQUIRE(int8_layers(first.output) > 0);
+  const Result second = bench(args + " --calibration cache");
+  INFO(second.output);
+  REQUIRE(second.status == 0);
+  CHECK(second.output.find("calibration from the tuning cache") != std::string::npos);
+  CHECK(second.output.find("output error not measured") != std::string::npos);
+  CHECK(second.output.find("(from the cache), searched in") != std::string::npos);
+  CHECK(int8_layers(second.output) == int8_layers(first.output));
+  // Another budget needs a search the cached calibration cannot check (it holds no samples).
+  const Result other = bench("--model lenet5 --quiet --runs 3 --threads 1 --searcher exact --precision mixed "
+                             "--accuracy-budget 0.04 --calibration cache --cache " + cache);
+  CHECK(other.status == 1);
+  CHECK(other.output.find("call calibrate() first") != std::string::npos);
+  std::filesystem::remove(cache);
 }
 
 TEST_CASE("--predictor measures only the candidates the rule picks, and the report says which were predicted") {
