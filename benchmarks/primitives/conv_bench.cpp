@@ -55,7 +55,7 @@ void paired_peak_frac(benchmark::State& state, double flops_per_call, int thread
     const auto t0 = std::chrono::steady_clock::now();
     call();
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    ratios.push_back(flops_per_call / s / 1e9 / measure_peak_gflops(std::max(s, 0.002)));
+    ratios.push_back(flops_per_call / s / 1e9 / measure_peak_gflops(std::max(s, 0.005)));
   }
   std::sort(ratios.begin(), ratios.end());
   state.counters["paired_peak_frac"] = ratios[ratios.size() / 2];
