@@ -9,6 +9,7 @@
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <map>
 #include <set>
@@ -68,10 +69,12 @@ void run_f32(benchmark::State& state, const Layer& layer) {
 template <QuantConvPrimitive P>
 void run_int8(benchmark::State& state, const Layer& layer) {
   const ConvDesc& d = layer.desc;
-  // Typical post-Relu input (zero point 0 would do as well: the cost does not depend on the parameters), in the
-  // levels this target's kernels need (7-bit on AVX2 without VNNI), as a calibrated network quantises them.
+  // Typical post-Relu input, in the levels this target's kernels need (7-bit on AVX2 without VNNI), as a calibrated
+  // network quantises them. A bounded activation's output (Relu6) spans the levels as calibration on its outputs
+  // makes it (hi = qmax: depthwise_u8s8 then needs no byte clamp); others get scale 0.05.
   const std::int32_t qmax = u8_activation_levels.hi;
-  const ConvQuant q{{0.02f, 3, qmax}, {0.05f, d.activation.is_none() ? (qmax + 1) / 2 : 0, qmax}};
+  const float out_scale = std::isfinite(d.activation.hi) ? d.activation.hi / static_cast<float>(qmax) : 0.05f;
+  const ConvQuant q{{0.02f, 3, qmax}, {out_scale, d.activation.is_none() ? (qmax + 1) / 2 : 0, qmax}};
   auto plan = P::plan(d, weights_of(layer), q);
   if (!plan) return state.SkipWithError(plan.error().what());
   Tensor in({d.n, d.ic, d.ih, d.iw}, u8_nhwc, q.input), out({d.n, d.oc, d.oh, d.ow}, u8_nhwc, q.output);

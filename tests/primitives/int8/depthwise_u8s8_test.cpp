@@ -2,7 +2,8 @@
 // 3x3 and 5x5, strides 1 and 2 (also mixed), no, symmetric, asymmetric and oversized pads, channel counts around
 // the vector width and the VNNI kernel's 64-channel blocks (1, 3, 5, 17, 33, 64, 65, 130), odd sizes, batch 1-2,
 // threads 1-2, zero point edges, bias, Relu/Relu6, and the VNNI kernel's general requantisation form; its
-// transposed last block (1 or 2 column vectors), its two-row tiles and its requantisation with the folded zero point.
+// transposed last block (1 or 2 column vectors), its two-row tiles and its requantisation with the folded zero point,
+// with and without the byte clamp.
 #include <catch2/catch.hpp>
 
 #include <limits>
@@ -137,6 +138,52 @@ TEST_CASE("depthwise_u8s8 folds the zero point into the rounding for Relu layers
   INFO((plan ? std::string() : plan.error().what()));
   REQUIRE(plan);
   CHECK(plan->fold_zero_point == !plan->vnni_weights.empty());  // the VNNI kernel's form, when it is compiled
+  CHECK(plan->clamp_bytes);  // Relu6 at scale 0.05: hi = 120
+}
+
+TEST_CASE("depthwise_u8s8 leaves out the byte clamp where the output range is the whole byte") {
+  CHECK_FALSE(kernels::u8s8_clamp_needed(0, 255));
+  CHECK(kernels::u8s8_clamp_needed(1, 255));
+  CHECK(kernels::u8s8_clamp_needed(0, 254));
+  // The forms a Relu/Relu6 layer meets: lo = 0 and hi = 255 (unclamped), a top inside the levels (a wider output
+  // scale), a zero point above 0 (lo = 17); every channel-count case of the VNNI kernel, strides, pads, batches
+  // and threads. Each is exact against the reference whichever form the plan chose; the plan's choice is checked.
+  enum Form { whole_byte, top_inside, zero_point_above };
+  const std::int64_t channels[] = {16, 31, 32, 96, 144, 160, 192};
+  int index = 0;
+  for (Form form : {whole_byte, top_inside, zero_point_above})
+    for (std::int64_t stride : {1, 2})
+      for (std::int64_t c : channels) {
+        ++index;
+        QuantConvTester t;
+        t.depthwise(c).hw(5 + index % 7, 9 - index % 4).k(index % 5 == 0 ? 5 : 3).stride(stride);
+        t.batch(1 + index % 2).threads(1 + (index / 2) % 2).input_zero_point(index % 3 ? 9 : 251);
+        t.activation(index % 2 ? Activation::relu6() : Activation::relu()).bias(index % 4 != 0);
+        if (index % 3 == 0) t.pad(1, 0, 2, 1);
+        else if (index % 3 == 1) t.pad(t.desc().kh / 2);
+        if (form == whole_byte) t.output_zero_point(0);
+        if (form == top_inside) t.output_zero_point(0).output_scale_factor(3).activation(Activation::relu6());
+        if (form == zero_point_above) t.output_zero_point(17);
+        t.check<DepthwiseU8S8>();
+      }
+  // The plan's form for each (the VNNI kernel's; without it the plans clamp, as the other kernels always do).
+  ConvDesc d;
+  d.groups = d.ic = d.oc = 48, d.ih = d.iw = 8, d.kh = d.kw = 3, d.pads = {1, 1, 1, 1}, d.oh = d.ow = 8;
+  d.activation = Activation::relu6(), d.has_bias = false;
+  Tensor w({48, 1, 3, 3});
+  for (std::int64_t i = 0; i < w.numel(); ++i) w.data<float>()[i] = static_cast<float>(i % 7 - 3) * 0.1f;
+  auto clamps = [&](QuantParams out) {
+    const auto plan = DepthwiseU8S8::plan(d, {w.view(), {}}, ConvQuant{{0.02f, 3}, out});
+    REQUIRE(plan);
+    CHECK(plan->fold_zero_point == !plan->vnni_weights.empty());
+    return plan->clamp_bytes;
+  };
+  const bool vnni = !DepthwiseU8S8::plan(d, {w.view(), {}}, ConvQuant{{0.02f, 3}, {0.05f, 0}})->vnni_weights.empty();
+  CHECK(clamps({6.0f / 255, 0}) == !vnni);  // Relu6 over the whole byte
+  CHECK(clamps({6.0f / 200, 0}));            // its top at 200
+  CHECK(clamps({6.0f / 255, 17}));           // lo = 17
+  d.activation = Activation::relu();
+  CHECK(clamps({0.01f, 0}) == !vnni);
 }
 
 #if defined(__AVX512F__) && defined(__AVX512BW__)
@@ -166,14 +213,24 @@ TEST_CASE("the folded high_nonneg requantisation equals quant::requantize, negat
     }
     const __m512i acc[4] = {_mm512_loadu_si512(v), _mm512_loadu_si512(v + 16), _mm512_loadu_si512(v + 32),
                             _mm512_loadu_si512(v + 48)};
-    _mm512_storeu_si512(got, kernels::u8s8_requantize64_folded(acc, mult, high_shift, round_zp, lo, hi));
+    // The unclamped form where it applies: zero point and lo 0, hi 255 (every tenth trial).
+    const bool whole_byte = trial % 10 == 0;
+    const std::int32_t lo_used = whole_byte ? 0 : lo, hi_used = whole_byte ? 255 : hi;
+    if (whole_byte)
+      for (int i = 0; i < 64; ++i) round_zp[i] = round[i];
+    const __m512i bytes =
+        whole_byte ? kernels::u8s8_requantize64_folded<4, false>(acc, mult, high_shift, round_zp, 0, 255)
+                   : kernels::u8s8_requantize64_folded(acc, mult, high_shift, round_zp, lo, hi);
+    _mm512_storeu_si512(got, bytes);
     for (int l = 0; l < 4; ++l)
       for (int q = 0; q < 4; ++q)
         for (int i = 0; i < 4; ++i) {
           const int lane = 16 * q + 4 * l + i;
-          INFO("v " << v[lane] << " multiplier " << mult[lane] << " shift " << shift[lane] << " zp " << zp << " lo "
-                    << lo << " hi " << hi);
-          CHECK(got[16 * l + 4 * q + i] == quant::requantize(v[lane], {mult[lane], shift[lane]}, zp, lo, hi));
+          const std::int32_t z = whole_byte ? 0 : zp;
+          INFO("v " << v[lane] << " multiplier " << mult[lane] << " shift " << shift[lane] << " zp " << z << " lo "
+                    << lo_used << " hi " << hi_used << (whole_byte ? " (unclamped form)" : ""));
+          CHECK(got[16 * l + 4 * q + i] ==
+                quant::requantize(v[lane], {mult[lane], shift[lane]}, z, lo_used, hi_used));
         }
   }
 }

@@ -54,6 +54,9 @@ class QuantConvTester {
   QuantConvTester& input_zero_point(std::int32_t z) { in_zp_ = z; return *this; }
   /// Forces the output zero point (the scale still covers the f32 result's span): outputs then clip at an edge.
   QuantConvTester& output_zero_point(std::int32_t z) { out_zp_ = z; return *this; }
+  /// Widens the output scale f times (a range calibrated on more than this layer's outputs): a Relu6's top then
+  /// lands inside the levels, so the output is clamped below qmax.
+  QuantConvTester& output_scale_factor(float f) { out_scale_factor_ = f; return *this; }
   QuantConvTester& seed(std::uint64_t s) { seed_ = s; return *this; }
   /// The activations' levels (input and output): quant::u8_range or quant::u8_7bit_range.
   QuantConvTester& levels(quant::QRange r) { levels_ = r; return *this; }
@@ -114,6 +117,7 @@ class QuantConvTester {
     for (float v : y_f.floats()) lo = std::min(lo, v), hi = std::max(hi, v);
     QuantParams out_q = quant::choose_params(lo, hi, levels_);
     if (out_zp_ >= 0) out_q.zero_point = out_zp_ * qmax / 255;
+    out_q.scale *= out_scale_factor_;
     const ConvQuant q{in_q, out_q};
     INFO("output quantisation: scale " << out_q.scale << ", zero point " << out_q.zero_point);
 
@@ -205,6 +209,7 @@ class QuantConvTester {
   ConvDesc d_{.ic = 1, .ih = 5, .iw = 5, .oc = 1};
   int threads_ = 1;
   std::int32_t in_zp_ = 128, out_zp_ = -1;
+  float out_scale_factor_ = 1;
   std::uint64_t seed_ = 1;
   quant::QRange levels_ = u8_activation_levels;
 };

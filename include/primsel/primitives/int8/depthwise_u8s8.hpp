@@ -3,8 +3,8 @@
 // four input rows at one column are interleaved per channel (two unpack stages, 64 channels in four vectors), and
 // that column vector serves every output of the tile that reads it; for 3x3 with vertical stride 1 it serves two
 // output rows (the fourth row of the dot product, empty for one row, is the next row's). Accumulators start at the zero-point and bias
-// correction, are requantised in registers (kernels::u8s8_requantize64, or its _folded form for Relu layers) and
-// the unpack order is undone by the saturating packs; a last block of <= 32 channels is transposed into 1 or 2
+// correction, are requantised in registers (kernels::u8s8_requantize64, or its _folded form for Relu layers, which
+// leaves out the byte clamp when the output range is the whole byte, as a calibrated Relu6's is) and the unpack order is undone by the saturating packs; a last block of <= 32 channels is transposed into 1 or 2
 // vectors, so its empty lanes cost nothing. Elsewhere every tap is a vector multiply-add over the widened input into an s32 row, requantised
 // per channel by the GEMM's output stage. Padding taps read the input zero point. A scalar path always compiles.
 #pragma once
@@ -124,6 +124,7 @@ struct DepthwiseU8S8 {
     std::vector<std::int32_t> vnni_consts;  // [block][vnni_const][vnni_stride]
     kernels::U8S8Requant requant = kernels::U8S8Requant::general;  // the form they allow (tests may force general)
     bool fold_zero_point = false;  // high_nonneg with the zero point in the rounding (u8s8_requantize64_folded)
+    bool clamp_bytes = true;       // folded: [lo, hi] is narrower than the packs' [0, 255] (u8s8_clamp_needed)
   };
 
   static Support supports(const ConvDesc& d) {
@@ -377,6 +378,7 @@ struct DepthwiseU8S8 {
                 : p.stage.range.lo >= p.stage.zero_point ? U8S8Requant::high_nonneg
                                                          : U8S8Requant::high;
     p.fold_zero_point = p.requant == U8S8Requant::high_nonneg && foldable;
+    p.clamp_bytes = !p.fold_zero_point || kernels::u8s8_clamp_needed(p.stage.range.lo, p.stage.range.hi);
   }
 
 #if PRIMSEL_DW_U8S8_VNNI
@@ -397,7 +399,7 @@ struct DepthwiseU8S8 {
   /// window covers it. A block of at most 16 NV < 64 channels (the last one of e.g. 32, 96 or 144) transposes each
   /// row's dwords (see vnni_lane) so that its channels fill the first NV column vectors: the others are neither
   /// multiplied nor requantised.
-  template <int K, int S, int R, int NW, bool Edge, kernels::U8S8Requant Mode, bool Fold, int NV>
+  template <int K, int S, int R, int NW, bool Edge, kernels::U8S8Requant Mode, bool Fold, bool Clamp, int NV>
   static void tile_vnni(const VnniRow& r, std::int64_t ox0) noexcept {
     constexpr int G = (K + 3) / 4, span = (NW - 1) * S + K, rows_read = K + R - 1;
     static_assert(R == 1 || rows_read <= 4 * G, "a second output row must fit the dot products' spare rows");
@@ -456,8 +458,8 @@ struct DepthwiseU8S8 {
     for (int y = 0; y < R; ++y)
 #pragma GCC unroll 8
       for (int j = 0; j < NW; ++j) {
-        const __m512i bytes = Fold ? kernels::u8s8_requantize64_folded<NV>(acc[y][j], st.mult, st.shift, st.round,
-                                                                           st.lo, st.hi)
+        const __m512i bytes = Fold ? kernels::u8s8_requantize64_folded<NV, Clamp>(acc[y][j], st.mult, st.shift,
+                                                                                  st.round, st.lo, st.hi)
                                    : kernels::u8s8_requantize64<Mode, NV>(acc[y][j], st, 0);
         // The packs put vector q's dword 4 l + i at byte 16 l + 4 q + i: in a transposed block, undo the transpose.
         _mm512_mask_storeu_epi8(
@@ -468,15 +470,15 @@ struct DepthwiseU8S8 {
 
   /// Output rows [begin, end) of all images (item = n * OH + oy); `zero_row` is an input row of zero points. Where
   /// the plan has a second weight set (vnni_two_rows), rows go in pairs within an image.
-  template <int K, int S, kernels::U8S8Requant Mode, bool Fold>
+  template <int K, int S, kernels::U8S8Requant Mode, bool Fold, bool Clamp>
   static void rows_vnni(const Plan& p, const std::uint8_t* x, std::uint8_t* y, const std::uint8_t* zero_row,
                         std::int64_t begin, std::int64_t end) noexcept {
     using TileFn = void (*)(const VnniRow&, std::int64_t) noexcept;
     using Tiles = std::array<std::array<TileFn, 2>, vnni_tile>;  // [width - 1][edge], widths beyond the max unused
     static constexpr auto tiles_of = []<int R, int NV, int... I>(std::integer_sequence<int, I...>) {
       constexpr int max = R == 1 ? vnni_tile : vnni_tile2(NV);
-      return Tiles{{{&tile_vnni<K, S, R, std::min(I + 1, max), false, Mode, Fold, NV>,
-                     &tile_vnni<K, S, R, std::min(I + 1, max), true, Mode, Fold, NV>}...}};
+      return Tiles{{{&tile_vnni<K, S, R, std::min(I + 1, max), false, Mode, Fold, Clamp, NV>,
+                     &tile_vnni<K, S, R, std::min(I + 1, max), true, Mode, Fold, Clamp, NV>}...}};
     };
     // [rows - 1][vnni_nv_index]; two-row tiles only where K leaves the dot products a spare row.
     constexpr int R2 = K == 3 ? 2 : 1;
@@ -546,16 +548,22 @@ struct DepthwiseU8S8 {
 
   using VnniRowsFn = void (*)(const Plan&, const std::uint8_t*, std::uint8_t*, const std::uint8_t*, std::int64_t,
                               std::int64_t) noexcept;
+  /// By the plan's form: kernels::U8S8Requant, then high_nonneg folded, then folded without the byte clamp.
   template <int K, int S>
-  static constexpr std::array<VnniRowsFn, 4> vnni_by_mode{{&rows_vnni<K, S, kernels::U8S8Requant::general, false>,
-                                                           &rows_vnni<K, S, kernels::U8S8Requant::high, false>,
-                                                           &rows_vnni<K, S, kernels::U8S8Requant::high_nonneg, false>,
-                                                           &rows_vnni<K, S, kernels::U8S8Requant::high_nonneg, true>}};
+  static constexpr std::array<VnniRowsFn, 5> vnni_by_mode{
+      {&rows_vnni<K, S, kernels::U8S8Requant::general, false, true>,
+       &rows_vnni<K, S, kernels::U8S8Requant::high, false, true>,
+       &rows_vnni<K, S, kernels::U8S8Requant::high_nonneg, false, true>,
+       &rows_vnni<K, S, kernels::U8S8Requant::high_nonneg, true, true>,
+       &rows_vnni<K, S, kernels::U8S8Requant::high_nonneg, true, false>}};
+  static std::size_t vnni_form(const Plan& p) noexcept {
+    return static_cast<std::size_t>(p.requant) + p.fold_zero_point + !p.clamp_bytes;
+  }
 
   static void run_vnni(const Plan& p, ConstTensorView in, TensorView out, const Context& ctx) noexcept {
     const ConvDesc& d = p.desc;
     const VnniRowsFn kernel =
-        KernelTable<DepthwiseU8S8>::get().vnni[shape_index(d)][static_cast<std::size_t>(p.requant) + p.fold_zero_point];
+        KernelTable<DepthwiseU8S8>::get().vnni[shape_index(d)][vnni_form(p)];
     auto* zero_row = reinterpret_cast<std::uint8_t*>(ctx.workspace.data());
     std::fill(zero_row, zero_row + d.iw * d.ic, static_cast<std::uint8_t>(p.input_zero_point));
     const std::int64_t items = d.n * d.oh;
@@ -600,7 +608,7 @@ struct DepthwiseU8S8 {
   struct Kernels {
     std::array<RowsFn, 4> lanes, scalar;
 #if PRIMSEL_DW_U8S8_VNNI
-    std::array<std::array<VnniRowsFn, 4>, 4> vnni;  // by kernels::U8S8Requant, then high_nonneg folded
+    std::array<std::array<VnniRowsFn, 5>, 4> vnni;  // by shape, then vnni_form
 #endif
   };
   template <int = 0>  // a template: its kernels are instantiated only where KernelTable<P>::get() is

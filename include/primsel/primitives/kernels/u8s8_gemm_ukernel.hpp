@@ -94,6 +94,10 @@ constexpr bool u8s8_fusable(std::int32_t zero_point, std::int32_t lo, std::int32
   return 0 <= lo && lo <= hi && hi <= 255 && zero_point >= -16384 && zero_point <= 16384;
 }
 
+/// Whether the bytes need clamping to [lo, hi] after the saturating packs: not for the whole byte range (a Relu6
+/// or Relu layer calibrated on its own outputs has lo = 0 and, as its range's top is clipped, hi = 255).
+constexpr bool u8s8_clamp_needed(std::int32_t lo, std::int32_t hi) noexcept { return lo > 0 || hi < 255; }
+
 /// A column's `high` constants (shift - 32 and round, as U8S8FusedStage holds them); false when it needs `general`.
 /// A zero multiplier (reals below 2^-32) maps everything to 0 in either form.
 constexpr bool u8s8_high_form(std::int32_t mult, std::int32_t shift, std::int32_t& high_shift,
@@ -168,7 +172,9 @@ inline __m512i u8s8_requantize16_high(__m512i v, const std::int32_t* mult, const
 /// arithmetic shift replace max(v, 0): a negative v gives floor(v * real + 1/2) <= 0, so a byte <= zero_point,
 /// which the clamp to lo >= zero_point makes lo as the exact value would be. Needs 0 <= zero_point <= lo and
 /// u8s8_foldable for every column; bytes ordered as u8s8_requantize64's (vectors from NV on are not needed).
-template <int NV = 4>
+/// Clamp = false leaves out the byte clamp, for [lo, hi] = [0, 255] (u8s8_clamp_needed): the saturating packs
+/// already clamp there, so the bytes are the same.
+template <int NV = 4, bool Clamp = true>
 inline __m512i u8s8_requantize64_folded(const __m512i (&acc)[4], const std::int32_t* mult, const std::int32_t* shift,
                                         const std::int32_t* round_zp, std::int32_t lo, std::int32_t hi) noexcept {
   using detail::all8, detail::all16;
@@ -189,6 +195,7 @@ inline __m512i u8s8_requantize64_folded(const __m512i (&acc)[4], const std::int3
                                    _mm512_loadu_si512(shift + 16 * q));
   }
   const __m512i b = _mm512_packus_epi16(_mm512_packs_epi32(r[0], r[1]), _mm512_packs_epi32(r[2], r[3]));
+  if constexpr (!Clamp) return b;
   return _mm512_min_epu8(_mm512_max_epu8(b, _mm512_set1_epi8(static_cast<char>(lo))),
                          _mm512_set1_epi8(static_cast<char>(hi)));
 }
