@@ -189,8 +189,9 @@ struct Winograd {
   }
   /// Transformed filters larger than the cache budget come from L3 or memory on every block: their GEMMs prefetch
   /// the next panel of U while computing with the current one (gemm::sgemm_prepacked_streamed). Measured
-  /// (Xeon, 1 thread, F(4,3), run for run paired with the plain GEMMs, loaded machine): 1.10-1.31x faster on the
-  /// resnet18/vgg16 layers with >= 128 channels, e.g. vgg16 512 ch @ 14x14 (16 tiles, 37.7 MB of U) 1.21x.
+  /// (Xeon, 1 thread, F(4,3), winograd_paired_bench, loaded machine): vgg16 512 ch @ 14x14 (16 tiles, 37.7 MB
+  /// of U) 1.49-1.59x faster, resnet18 512 @ 7 1.42-1.65x, 256 @ 14 1.04-1.10x; with U cached (64 channels,
+  /// 0.6 MB) streaming costs 0-6%, hence the threshold.
   static bool streams_filters(const ConvDesc& d) noexcept {
     return weight_bytes(d) > static_cast<std::size_t>(cache_budget);
   }
