@@ -334,15 +334,16 @@ inline void sgemm_prepacked_streamed(const float* a_packed, std::int64_t m, cons
       const float* bp = b.data() + (jr / NR * k + pc) * NR;
       // The panel used next: the same rows of the next NR columns, else the first columns of the next k block.
       const float* next = jr + NR < n ? bp + NR * k : pc + kc < k ? b.data() + (pc + kc) * NR : nullptr;
-      const std::int64_t next_lines = (jr + NR < n ? kc : std::min(kc_max, k - pc - kc)) * lines_per_row;
+      const std::int64_t next_floats = (jr + NR < n ? kc : std::min(kc_max, k - pc - kc)) * NR;
       for (std::int64_t p = 0; p < panels; ++p) {
+        // This row panel prefetches lines [first_line, first_line + kc * pf) of the next panel, if all inside it.
         const std::int64_t ir = p * MR, first_line = p * kc * pf;
         const float* ap = a_packed + pc * mp + p * kc * MR;
         kernels::TileStep step = base;
         step.row = ir, step.col = jr;
         float* ct = c + ir * ldc + jr;
         const std::int64_t rows = std::min<std::int64_t>(MR, m - ir), cols = std::min(NR, n - jr);
-        if (next == nullptr || first_line >= next_lines)
+        if (next == nullptr || (first_line + kc * pf) * 16 > next_floats)
           detail::tile(kc, ap, bp, ct, ldc, rows, cols, e, step);
         else if (pf == 1)
           detail::tile<1>(kc, ap, bp, ct, ldc, rows, cols, e, step, next + first_line * 16);
