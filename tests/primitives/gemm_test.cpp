@@ -103,9 +103,11 @@ TEST_CASE("a packed A is reused across calls") {
   CHECK(c2 == ref);
 }
 
-TEST_CASE("a prepacked B gives the same product over K and N blockings") {
-  // k > kc and n > nc exercise every block offset of the prepacked layout.
-  for (const auto [m, n, k] : {std::array<std::int64_t, 3>{1, 1, 1}, {7, 33, 5}, {13, 70, 300}, {6, 1100, 260}}) {
+TEST_CASE("a prepacked B gives the same product over K and N blockings, streamed or not") {
+  // k > kc and n > nc exercise every block offset of the prepacked layout; the streamed variant's prefetch split
+  // depends on the row panels (1, 3, 9 here) and on whether the next panel is in this k block or the next.
+  for (const auto [m, n, k] : {std::array<std::int64_t, 3>{1, 1, 1}, {7, 33, 5}, {13, 70, 300}, {6, 1100, 260},
+                               {16, 512, 513}, {17, 130, 256}, {49, 64, 257}, {3, 200, 17}}) {
     INFO("m " << m << " n " << n << " k " << k);
     Rng rng(static_cast<std::uint64_t>(m + n + k));
     const auto a = ints(m * k, rng), b = ints(k * n, rng), bias = ints(n, rng);
@@ -118,5 +120,8 @@ TEST_CASE("a prepacked B gives the same product over K and N blockings") {
     sgemm_prepacked(a_packed.data(), m, *packed_b, c.data(), n, e);
     eigen_sgemm(m, n, k, {a.data(), k}, {b.data(), n}, ref.data(), n, e);
     CHECK(c == ref);
+    std::vector<float> streamed(c.size(), -1.0f);
+    sgemm_prepacked_streamed(a_packed.data(), m, *packed_b, streamed.data(), n, e);
+    CHECK(streamed == ref);
   }
 }

@@ -92,15 +92,25 @@ TEMPLATE_TEST_CASE("winograd streams large transformed filters once", "", Winogr
   // With two threads they share that one block (transforms split over tiles, GEMMs over xi): U is read once.
   CHECK(P::shares_one_block(big, 2));
   CHECK_FALSE(P::shares_one_block(big, 1));
+  // Its GEMMs prefetch U's next panel (sgemm_prepacked_streamed).
+  CHECK(P::streams_filters(big));
   for (int threads : {1, 2})
     ConvTester().ic(160).oc(160).hw(16, 16).k(3).pad(1).threads(threads).tolerance(tol).check<P>();
   ConvTester().ic(150).oc(157).hw(16, 17).k(3).pad(1).batch(2).threads(2).tolerance(tol).check<P>();
+  // The streamed GEMMs over odd sizes, channel tails, uneven pads, batch 2 (row panels 1 to 10 per block).
+  for (std::int64_t hw : {7, 13, 17})
+    for (int threads : {1, 2}) {
+      ConvTester().ic(131).oc(129).hw(hw, hw).k(3).pad(1).threads(threads).tolerance(tol).check<P>();
+      ConvTester().ic(133).oc(145).hw(hw, hw + 2).k(3).pad(0, 1, 2, 0).batch(2).threads(threads).tolerance(tol)
+          .activation(Activation::relu()).check<P>();
+    }
   // 16 channels at 112x112: U is tiny and stays cached; blocks stay L2-sized rather than one 3+ MB block.
   const ConvDesc thin{.ic = 16, .ih = 112, .iw = 112, .oc = 16, .oh = 112, .ow = 112, .kh = 3, .kw = 3,
                       .pads = {1, 1, 1, 1}};
   CHECK(P::tiles_per_block(thin, 1) < P::total_tiles(thin));
   CHECK(P::workspace_bytes(thin, 1) < (2u << 20));
   CHECK_FALSE(P::shares_one_block(thin, 2));
+  CHECK_FALSE(P::streams_filters(thin));
   // Few tiles of small filters: each thread takes its own tiles (no shared passes and their barriers).
   const ConvDesc tiny{.ic = 16, .ih = 8, .iw = 8, .oc = 16, .oh = 8, .ow = 8, .kh = 3, .kw = 3, .pads = {1, 1, 1, 1}};
   CHECK_FALSE(P::shares_one_block(tiny, 2));

@@ -126,6 +126,7 @@ struct Winograd {
     ConvDesc desc;
     std::vector<gemm::PackedB> u;  // alpha^2 transformed filters, each IC x OCp
     Tensor bias;                   // [OCp], zero past OC and when the layer has none
+    bool streamed = false;         // U's GEMMs prefetch it (streams_filters)
   };
 
   static Support supports(const ConvDesc& d) {
@@ -186,6 +187,14 @@ struct Winograd {
     return threads > 1 && weight_bytes(d) > static_cast<std::size_t>(cache_budget) &&
            tiles_per_block(d, 1) == total_tiles(d);
   }
+  /// Transformed filters larger than the cache budget come from L3 or memory on every block: their GEMMs prefetch
+  /// the next panel of U while computing with the current one (gemm::sgemm_prepacked_streamed). Measured
+  /// (Xeon, 1 thread, F(4,3), winograd_paired_bench, loaded machine): vgg16 512 ch @ 14x14 (16 tiles, 37.7 MB
+  /// of U) 1.49-1.59x faster, resnet18 512 @ 7 1.42-1.65x, 256 @ 14 1.04-1.10x; with U cached (64 channels,
+  /// 0.6 MB) streaming costs 0-6%, hence the threshold.
+  static bool streams_filters(const ConvDesc& d) noexcept {
+    return weight_bytes(d) > static_cast<std::size_t>(cache_budget);
+  }
   static std::int64_t packed_floats(const ConvDesc& d, std::int64_t tiles) noexcept {
     return gemm::round_up(gemm::packed_a_floats(tiles, d.ic), 16);
   }
@@ -234,6 +243,7 @@ struct Winograd {
           std::memcpy(p.u[static_cast<std::size_t>(xi)].row(i, o0), rows.data() + xi * nr, nr * sizeof(float));
       }
     PRIMSEL_ASSIGN_OR_RETURN(p.bias, plan_bias(d, w, ocp));
+    p.streamed = streams_filters(d);
     return p;
   }
 
@@ -301,7 +311,11 @@ struct Winograd {
                        float* a_packed) noexcept {
     const std::int64_t icp = padded(p.desc.ic), ocp = padded(p.desc.oc);
     gemm::pack_a({v + xi * rows * icp, icp}, count, p.desc.ic, a_packed);
-    gemm::sgemm_prepacked(a_packed, count, p.u[static_cast<std::size_t>(xi)], m + xi * rows * ocp, ocp, {});
+    const gemm::PackedB& u = p.u[static_cast<std::size_t>(xi)];
+    if (p.streamed)
+      gemm::sgemm_prepacked_streamed(a_packed, count, u, m + xi * rows * ocp, ocp, {});
+    else
+      gemm::sgemm_prepacked(a_packed, count, u, m + xi * rows * ocp, ocp, {});
   }
 
   /// V[xi][ic] for one tile, every channel block: xi-th plane at v + xi * v_stride.

@@ -29,9 +29,12 @@ struct TileStep {
   bool last = true;               ///< last K block: apply bias and clamp
 };
 
-template <int MR, int NV>
+/// PF > 0: each k step also prefetches PF cache lines from `prefetch` on into L2 (the next panel of a B that is
+/// streamed from memory, see gemm::sgemm_prepacked_streamed); PF = 0 is the plain kernel.
+template <int MR, int NV, int PF = 0>
 inline void f32_gemm_ukernel(std::int64_t kc, const float* __restrict a, const float* __restrict b, float* c,
-                             std::int64_t ldc, const GemmEpilogue& e, const TileStep& step) noexcept {
+                             std::int64_t ldc, const GemmEpilogue& e, const TileStep& step,
+                             const float* prefetch = nullptr) noexcept {
   using simd::FloatVec;
   constexpr std::int64_t W = static_cast<std::int64_t>(simd::width);
   constexpr std::int64_t NR = NV * W;
@@ -41,6 +44,8 @@ inline void f32_gemm_ukernel(std::int64_t kc, const float* __restrict a, const f
 #pragma GCC unroll 16
     for (int v = 0; v < NV; ++v) acc[i][v] = simd::broadcast(0.0f);
   for (std::int64_t k = 0; k < kc; ++k) {
+    if constexpr (PF > 0)
+      for (int l = 0; l < PF; ++l) __builtin_prefetch(prefetch + (k * PF + l) * 16, 0, 2);  // 16 floats: one line
     FloatVec bv[NV];
 #pragma GCC unroll 16
     for (int v = 0; v < NV; ++v) bv[v] = simd::load_aligned(b + k * NR + v * W);
