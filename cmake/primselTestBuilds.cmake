@@ -15,10 +15,10 @@ set(primsel_nested_args -DPRIMSEL_BUILD_BENCHMARKS=OFF -DPRIMSEL_BUILD_EXAMPLES=
 # string say nothing new in another build: not built, not run.
 set(primsel_nested_exclude "^(package|fuzz|bench|examples)[.]|^version$")
 
-# primsel_test_build(<name> <ctest name> TESTS <ctest name regex> TIMEOUT <s> ARGS <cmake args>...)
+# primsel_test_build(<name> <ctest name> TESTS <ctest name regex> TIMEOUT <s> COST <s> ARGS <cmake args>...)
 # The nested build compiles only the test files of the tests it runs (PRIMSEL_TEST_ONLY, tests/CMakeLists.txt).
 function(primsel_test_build name test_name)
-  cmake_parse_arguments(PARSE_ARGV 2 arg "" "TESTS;TIMEOUT" "ARGS")
+  cmake_parse_arguments(PARSE_ARGV 2 arg "" "TESTS;TIMEOUT;COST" "ARGS")
   set(dir ${PROJECT_BINARY_DIR}/${name})
   ExternalProject_Add(${name}
     SOURCE_DIR ${PROJECT_SOURCE_DIR}
@@ -37,7 +37,9 @@ function(primsel_test_build name test_name)
   add_test(NAME ${test_name}
            COMMAND ${CMAKE_CTEST_COMMAND} --test-dir ${dir} --output-on-failure -j2 -R "${arg_TESTS}" -E "${primsel_nested_exclude}")
   # The longest cases: started first (ctest -j2 runs the highest COST first), so none is left running alone at the end.
-  set_tests_properties(${test_name} PROPERTIES TIMEOUT ${arg_TIMEOUT} COST 1000)
+  # COST is the case's measured seconds (tests/CMakeLists.txt, "slowest cases"): with one COST for all three, ctest
+  # started them in definition order and cross.aarch64, the longest (372 s), only when ASan's finished (83 s later).
+  set_tests_properties(${test_name} PROPERTIES TIMEOUT ${arg_TIMEOUT} COST ${arg_COST})
 endfunction()
 
 # Sanitizers: GCC's (libasan/libubsan/libtsan come with g++). Any report fails the test: UBSan does not recover,
@@ -63,12 +65,12 @@ set(primsel_asan_tests
     primitives.ops.softmax primitives.int8.ops_u8 select.input_features select.knn_premodel)
 list(JOIN primsel_asan_tests "|" primsel_asan_regex)
 string(REPLACE "." "[.]" primsel_asan_regex "${primsel_asan_regex}")
-primsel_test_build(primsel_asan sanitize.asan_ubsan TESTS "^(${primsel_asan_regex})$" TIMEOUT 1800
+primsel_test_build(primsel_asan sanitize.asan_ubsan TESTS "^(${primsel_asan_regex})$" TIMEOUT 1800 COST 83
   ARGS ${primsel_asan_common}
        "-DCMAKE_CXX_FLAGS=-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
        "-DCMAKE_EXE_LINKER_FLAGS=-fsanitize=address,undefined")
 primsel_test_build(primsel_tsan sanitize.tsan
-  TESTS "^(core[.]thread_pool|runtime[.]concurrent_run|runtime[.]pipeline)$" TIMEOUT 900
+  TESTS "^(core[.]thread_pool|runtime[.]concurrent_run|runtime[.]pipeline)$" TIMEOUT 900 COST 102
   ARGS ${primsel_san_common} "-DCMAKE_CXX_FLAGS=-fsanitize=thread" "-DCMAKE_EXE_LINKER_FLAGS=-fsanitize=thread")
 
 # aarch64 under qemu-user (cmake/toolchains/aarch64-linux-gnu.cmake, docs/arm.md).
@@ -80,7 +82,8 @@ find_program(PRIMSEL_QEMU_AARCH64_HOST qemu-aarch64)
 # binary reader, select/labelled_set.hpp, runs on aarch64 in runtime.mixed_precision's digits test) — whose ~250
 # CPU-s of cross compiling and emulated runs bought nothing the native run does not check.
 if(PRIMSEL_AARCH64_GXX AND PRIMSEL_QEMU_AARCH64_HOST AND EXISTS ${PROJECT_SOURCE_DIR}/cmake/toolchains/aarch64-linux-gnu.cmake)
-  primsel_test_build(primsel_aarch64 cross.aarch64 TESTS "^(core|graph|io|primitives|quant|runtime|zoo)[.]" TIMEOUT 1800
+  primsel_test_build(primsel_aarch64 cross.aarch64 TESTS "^(core|graph|io|primitives|quant|runtime|zoo)[.]"
+    TIMEOUT 1800 COST 372
     ARGS -DCMAKE_BUILD_TYPE=Release
          -DCMAKE_TOOLCHAIN_FILE=${PROJECT_SOURCE_DIR}/cmake/toolchains/aarch64-linux-gnu.cmake)
 else()
