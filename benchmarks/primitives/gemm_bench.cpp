@@ -85,28 +85,41 @@ void BM_peak_fma(benchmark::State& state) {
   state.SetLabel(std::string(simd::isa));
 }
 
+/// primsel's GEMM on one thread with A packed once (as conv plans pack their weights), timed call by call.
+struct TimedSgemm {
+  ThreadPool pool{1};
+  gemm::PackedA packed;
+  Tensor ws{{static_cast<std::int64_t>(gemm::packed_workspace_bytes(1) / 4)}};
+  explicit TimedSgemm(const Problem& p) : packed(gemm::PackedA::pack({p.a.data(), p.k}, p.m, p.k).value()) {}
+  double seconds(Problem& p) {
+    const auto t0 = std::chrono::steady_clock::now();
+    gemm::sgemm_packed(packed.data(), p.m, p.k, {p.b.data(), p.n}, p.n, p.c.data(), p.n, {}, &pool,
+                       {ws.bytes(), ws.size_bytes()});
+    benchmark::ClobberMemory();
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  }
+};
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
 // The fraction of peak with the peak re-measured next to every GEMM call: on a shared machine the core's clock
 // follows its neighbours' load (the peak itself reads 140-160 GFLOP/s minutes apart), so a GEMM rate divided by
 // a peak measured once at start-up says more about the drift than about the kernel. Each iteration times one
 // call and then ~20 ms of FMAs; "paired_peak_frac" is the median of the per-iteration ratios.
 void BM_sgemm_paired_peak(benchmark::State& state) {
   Problem p(state.range(0), state.range(1), state.range(2));
-  ThreadPool pool(1);
-  auto packed = gemm::PackedA::pack({p.a.data(), p.k}, p.m, p.k).value();
-  Tensor ws({static_cast<std::int64_t>(gemm::packed_workspace_bytes(1) / 4)});
+  TimedSgemm ours(p);
   const double flops = 2.0 * static_cast<double>(p.m * p.n * p.k);
   std::vector<double> ratios;
   for (auto _ : state) {
-    const auto t0 = std::chrono::steady_clock::now();
-    gemm::sgemm_packed(packed.data(), p.m, p.k, {p.b.data(), p.n}, p.n, p.c.data(), p.n, {}, &pool,
-                       {ws.bytes(), ws.size_bytes()});
-    benchmark::ClobberMemory();
-    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double s = ours.seconds(p);
     state.SetIterationTime(s);
     ratios.push_back(flops / s / 1e9 / measure_peak_gflops(0.02));
   }
-  std::sort(ratios.begin(), ratios.end());
-  state.counters["paired_peak_frac"] = ratios[ratios.size() / 2];
+  state.counters["paired_peak_frac"] = median(std::move(ratios));
   state.counters["GFLOPS"] = benchmark::Counter(flops * static_cast<double>(state.iterations()) / 1e9,
                                                 benchmark::Counter::kIsRate);
 }
@@ -115,25 +128,18 @@ void BM_sgemm_paired_peak(benchmark::State& state) {
 // the per-iteration time ratios (> 1: ours is faster), which the load drift of a shared machine does not bias.
 void BM_sgemm_vs_eigen(benchmark::State& state) {
   Problem p(state.range(0), state.range(1), state.range(2));
-  ThreadPool pool(1);
-  auto packed = gemm::PackedA::pack({p.a.data(), p.k}, p.m, p.k).value();
-  Tensor ws({static_cast<std::int64_t>(gemm::packed_workspace_bytes(1) / 4)});
+  TimedSgemm ours(p);
   std::vector<float> c2(p.c.size());
   std::vector<double> ratios;
   for (auto _ : state) {
+    const double s = ours.seconds(p);
     const auto t0 = std::chrono::steady_clock::now();
-    gemm::sgemm_packed(packed.data(), p.m, p.k, {p.b.data(), p.n}, p.n, p.c.data(), p.n, {}, &pool,
-                       {ws.bytes(), ws.size_bytes()});
-    benchmark::ClobberMemory();
-    const auto t1 = std::chrono::steady_clock::now();
     gemm::eigen_sgemm(p.m, p.n, p.k, {p.a.data(), p.k}, {p.b.data(), p.n}, c2.data(), p.n, {});
     benchmark::ClobberMemory();
-    const auto t2 = std::chrono::steady_clock::now();
-    state.SetIterationTime(std::chrono::duration<double>(t1 - t0).count());
-    ratios.push_back(std::chrono::duration<double>(t2 - t1).count() / std::chrono::duration<double>(t1 - t0).count());
+    state.SetIterationTime(s);
+    ratios.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / s);
   }
-  std::sort(ratios.begin(), ratios.end());
-  state.counters["eigen_over_ours"] = ratios[ratios.size() / 2];
+  state.counters["eigen_over_ours"] = median(std::move(ratios));
 }
 
 // {M, N, K}: square 1024; resnet18 layer1 3x3 as im2col GEMM (64 x 3136 x 576); layer4 3x3 (512 x 49 x 4608);
