@@ -114,23 +114,26 @@ Latency time_network(Net& net, const Tensor& x, int runs) {
 
 /// Two bindings of one network timed in alternating blocks (`runs` inferences each in all): on a shared machine
 /// the load drifts within seconds, and two latencies timed one after the other would read that drift as a speed
-/// difference. Ends bound to `b`.
+/// difference. Ends bound to `b`; a_bytes is `a`'s memory (BindReport::total_bytes).
 struct PairedLatency {
   Latency a, b;
+  std::size_t a_bytes = 0;
 };
 Expected<PairedLatency> time_alternating(Net& net, const Tensor& x, int runs, const SearchResult& a,
                                          const std::string& a_name, const SearchResult& b, const std::string& b_name,
                                          const BindOptions& o) {
   const int blocks = std::clamp(runs / 10, 1, 5);
   std::vector<double> ms_a, ms_b;
+  std::size_t a_bytes = 0;
   for (int i = 0; i < blocks; ++i) {
     const int n = runs / blocks + (i < runs % blocks ? 1 : 0);
     PRIMSEL_RETURN_IF_ERROR(net.bind_binding(a, a_name, o));
+    a_bytes = net.report().total_bytes();
     time_runs(net, x, n, ms_a);
     PRIMSEL_RETURN_IF_ERROR(net.bind_binding(b, b_name, o));
     time_runs(net, x, n, ms_b);
   }
-  return PairedLatency{summarise(std::move(ms_a)), summarise(std::move(ms_b))};
+  return PairedLatency{summarise(std::move(ms_a)), summarise(std::move(ms_b)), a_bytes};
 }
 
 Status bind_searcher(Net& net, const std::string& searcher, const BindOptions& o) {
@@ -264,9 +267,7 @@ int run(const BenchOptions& opt) {
     std::vector<std::vector<int>> index;
     SearchResult f32 = Exact<>::search(restrict_problem(net.problem(), keep, index));
     for (std::size_t i = 0; i < f32.binding.size(); ++i) f32.binding[i] = index[i][static_cast<std::size_t>(f32.binding[i])];
-    if (Status s = net.bind_binding(f32, "f32-only", o); !s) return fail(s.error().what());
-    f32_only_bytes = net.report().total_bytes();
-    f32_only = std::move(f32);
+    f32_only = std::move(f32);  // bound and timed against the mixed binding below
   }
   if (Status s = bind_searcher(net, opt.searcher, o); !s) return fail(s.error().what());
   const BindReport report = net.report();
@@ -275,6 +276,7 @@ int run(const BenchOptions& opt) {
     auto paired = time_alternating(net, x, opt.runs, f32_only, "f32-only", report.search, report.searcher, o);
     if (!paired) return fail(paired.error().what());
     f32_only_ms = paired->a.median;
+    f32_only_bytes = paired->a_bytes;
     latency = paired->b;
   } else {
     latency = time_network(net, x, opt.runs);
