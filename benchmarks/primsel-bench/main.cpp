@@ -223,7 +223,7 @@ int run(const BenchOptions& opt) {
     if (!opt.input.empty()) samples.push_back(x);
     for (int i = static_cast<int>(samples.size()); i < opt.calibration; ++i)
       samples.push_back(zoo::random_input(in_shape, opt.seed + 1000 + static_cast<std::uint64_t>(i)));
-    if (Status s = net.calibrate(samples); !s) return fail(s.error().what());
+    if (Status s = net.calibrate(samples, quant::CalibrationMethod::mse, opt.bias_correction); !s) return fail(s.error().what());
   }
   if (!opt.no_cache) o.cache_path = opt.cache.empty() ? default_cache_path(opt.model, opt.threads) : opt.cache;
   double last_print = -1e9;
@@ -353,7 +353,8 @@ int run(const BenchOptions& opt) {
               static_cast<double>(report.total_bytes()) / 1048576.0);
   if (opt.mixed) {
     const std::string on = opt.calibration_from_cache ? std::string("calibration from the tuning cache")
-                                                       : "on " + std::to_string(opt.calibration) + " calibration input(s)";
+                                                       : "on " + std::to_string(opt.calibration) + " calibration input(s)" +
+                                                             (opt.bias_correction ? "" : ", no bias correction");
     std::printf("precision: %d of %zu layers in int8; output error %s (budget %g) %s\n", report.int8_layers,
                 report.layers.size(), report.output_error < 0 ? "not measured" : std::to_string(report.output_error).c_str(),
                 opt.accuracy_budget, on.c_str());

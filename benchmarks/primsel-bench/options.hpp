@@ -21,7 +21,8 @@ inline constexpr std::string_view usage =
     "                     [--input in.bin] [--output out.bin] [--json report.json] [--plot trace.svg]\n"
     "                     [--compare-searchers] [--emit-binding binding.hpp] [--list] [--quiet]\n"
     "                     [--throughput [--simulate BIG+LITTLE:SLOWDOWN] [--no-pin]]   (e.g. --simulate 4+4:2.5)\n"
-    "                     [--precision f32|mixed [--calibration N|cache] [--accuracy-budget E] [--accuracy-trade price|remove]]\n"
+    "                     [--precision f32|mixed [--calibration N|cache] [--accuracy-budget E] [--accuracy-trade price|remove]\n"
+    "                                            [--no-bias-correction]]\n"
     "                     [--memory-budget BYTES[K|M|G]]\n"
     "                     [--predictor FILE [--measure all|top-k[:K]|adaptive[:K]]]\n";
 
@@ -52,6 +53,8 @@ struct BenchOptions {
   /// --calibration cache: no calibrate(); the int8 layers take the calibration stored in the tuning cache by an
   /// earlier calibrated run on this device (a deployed start-up), and the search's binding from it too.
   bool calibration_from_cache = false;
+  /// --no-bias-correction: calibrate without channel means, so int8 layers keep their bias as it is (to compare).
+  bool bias_correction = true;
   double accuracy_budget = 0.01;
   bool remove_by_sensitivity = false;  ///< --accuracy-trade remove: the rule instead of the priced search
   std::size_t memory_budget = 0;  ///< bytes of weights + activations + scratch, 0: none
@@ -170,6 +173,8 @@ inline Expected<BenchOptions> parse_options(const std::vector<std::string>& args
         PRIMSEL_ASSIGN_OR_RETURN(const long long n, detail::integer(a, v, 1, 10000));
         o.calibration = static_cast<int>(n);
       }
+    } else if (a == "--no-bias-correction") {
+      o.bias_correction = false;
     } else if (a == "--accuracy-budget") {
       PRIMSEL_ASSIGN_OR_RETURN(const std::string v, value());
       char* end = nullptr;
@@ -214,10 +219,15 @@ inline Expected<BenchOptions> parse_options(const std::vector<std::string>& args
   }
   if (!o.list && !o.help && o.model.empty()) return Error(ErrorCode::invalid_argument, "--model is required");
   if (o.no_cache && !o.cache.empty()) return Error(ErrorCode::invalid_argument, "--cache and --no-cache contradict");
-  if (!o.mixed && (has(args, "--calibration") || has(args, "--accuracy-budget") || has(args, "--accuracy-trade")))
-    return Error(ErrorCode::invalid_argument, "--calibration, --accuracy-budget and --accuracy-trade need --precision mixed");
+  if (!o.mixed && (has(args, "--calibration") || has(args, "--accuracy-budget") || has(args, "--accuracy-trade") ||
+                   has(args, "--no-bias-correction")))
+    return Error(ErrorCode::invalid_argument,
+                 "--calibration, --accuracy-budget, --accuracy-trade and --no-bias-correction need --precision mixed");
   if (o.calibration_from_cache && o.no_cache)
     return Error(ErrorCode::invalid_argument, "--calibration cache reads the tuning cache: it contradicts --no-cache");
+  if (o.calibration_from_cache && !o.bias_correction)
+    return Error(ErrorCode::invalid_argument,
+                 "--no-bias-correction calibrates without channel means: --calibration cache takes the stored ones");
   if (o.predictor.empty() && has(args, "--measure") && o.measure_rule != "all")
     return Error(ErrorCode::invalid_argument, "--measure " + o.measure_rule + " needs --predictor FILE");
   if (o.sim_big > 0 && !o.throughput) return Error(ErrorCode::invalid_argument, "--simulate needs --throughput");

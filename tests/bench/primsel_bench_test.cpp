@@ -263,6 +263,13 @@ TEST_CASE("--precision mixed binds int8 layers within the budgets and reports th
       "sys.exit(0 if ok else str(p))");
   INFO(log);
   CHECK(status == 0);
+  // The comparison run without the int8 layers' bias correction says so.
+  const Result plain = bench("--model lenet5 --no-cache --quiet --runs 3 --threads 1 --searcher exact --precision mixed "
+                             "--calibration 3 --accuracy-budget 0.05 --no-bias-correction");
+  INFO(plain.output);
+  CHECK(plain.status == 0);
+  CHECK(plain.output.find("calibration input(s), no bias correction") != std::string::npos);
+  CHECK(r.output.find("no bias correction") == std::string::npos);
   // An impossible memory budget is a runtime error naming what the leanest binding needs.
   const Result tight = bench("--model lenet5 --no-cache --quiet --runs 3 --threads 1 --memory-budget 1K");
   CHECK(tight.status == 1);
@@ -274,7 +281,9 @@ TEST_CASE("--precision mixed binds int8 layers within the budgets and reports th
                            "--model lenet5 --precision mixed --accuracy-trade cheapest",
                            "--model lenet5 --precision mixed --calibration cache --no-cache",
                            "--model lenet5 --precision mixed --calibration 3x",
-                           "--model lenet5 --accuracy-trade remove"}) {
+                           "--model lenet5 --accuracy-trade remove",
+                           "--model lenet5 --no-bias-correction",
+                           "--model lenet5 --precision mixed --calibration cache --no-bias-correction"}) {
     INFO(args);
     CHECK(bench(args).status == 2);
   }

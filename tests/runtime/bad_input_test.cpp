@@ -410,8 +410,8 @@ TEST_CASE("a truncated, edited or foreign tuning cache is ignored with one warni
       {"binary junk", std::string("\x7f" "ELF\x02\x01\x01\0\0\0", 10), "truncated"},
       {"a cost made garbage, re-signed", resign(garbage_cost), "tuning cache line 4"},
       {"a garbage line, re-signed", resign(body + "garbage 1 2 3\n"), "unknown record 'garbage'"},
-      {"format version 4", resign(replaced(body, "primsel-tuning-cache 3", "primsel-tuning-cache 4")),
-       "line 1: not a primsel tuning cache of version 1 to 3"},
+      {"format version 5", resign(replaced(body, "primsel-tuning-cache 4", "primsel-tuning-cache 5")),
+       "line 1: not a primsel tuning cache of version 1 to 4"},
       {"another primsel version", resign(replaced(body, "primsel=" + std::string(version_string), "primsel=0.0.0")),
        "primsel=0.0.0"},
   };

@@ -165,6 +165,49 @@ TEST_CASE("calibration quantises every activation into the levels this target's 
     if (q) CHECK(q->qmax == u8_activation_levels.hi);
 }
 
+TEST_CASE("calibration keeps each activation's channel means, and the bias correction they allow lowers the error") {
+  const Graph g = small_net();
+  std::vector<std::vector<Tensor>> s;
+  for (Tensor& x : samples(g, 3, 5)) s.push_back({std::move(x)});
+  auto cal = calibrate_graph(g, s);
+  REQUIRE(cal.ok());
+  // The input's means, by hand.
+  const ValueId input = g.inputs()[0];
+  const Shape& shape = g.value(input).shape;
+  const std::span<const float> means = cal->mean_of(input);
+  REQUIRE(means.size() == static_cast<std::size_t>(shape[1]));
+  const std::int64_t plane = shape[2] * shape[3];
+  for (std::int64_t c = 0; c < shape[1]; ++c) {
+    double sum = 0;
+    for (const auto& sample : s)
+      for (std::int64_t i = 0; i < plane; ++i) sum += sample[0].data<float>()[c * plane + i];
+    CHECK(means[static_cast<std::size_t>(c)] == Approx(sum / static_cast<double>(3 * plane)).margin(1e-6));
+  }
+  // Every 4-D activation and the classifier's 2-D input have them; constants do not.
+  int with_means = 0;
+  for (std::size_t v = 0; v < g.values().size(); ++v) {
+    const Value& val = g.values()[v];
+    const bool expected = !val.is_constant() && (val.shape.rank() == 4 || val.shape.rank() == 2);
+    CHECK(cal->mean_of(static_cast<ValueId>(v)).empty() == !expected);
+    with_means += expected;
+  }
+  CHECK(with_means > 8);
+  auto without = calibrate_graph(g, s, quant::CalibrationMethod::mse, u8_activation_levels, false);
+  REQUIRE(without.ok());
+  for (std::size_t v = 0; v < g.values().size(); ++v) CHECK(without->mean_of(static_cast<ValueId>(v)).empty());
+
+  // The same all-int8 binding with and without the correction, on fresh inputs.
+  double err[2] = {};
+  for (const bool correct : {false, true}) {
+    auto net = Network<PreferInt8>::create(g).value();
+    REQUIRE(net.calibrate(samples(g, 6, 100), quant::CalibrationMethod::mse, correct).ok());
+    REQUIRE(net.bind({.measure = quick, .precision = Precision::mixed, .accuracy_budget = unchecked}).ok());
+    err[correct] = error_on_fresh_inputs(net, g);
+  }
+  INFO("all-int8 relative output error on fresh inputs: " << err[0] << " uncorrected, " << err[1] << " corrected");
+  CHECK(err[1] < 0.8 * err[0]);
+}
+
 TEST_CASE("an all-int8 binding runs u8 between int8 layers and stays within the quantisation error") {
   const Graph g = small_net();
   auto net = calibrated<PreferInt8>(g);
@@ -304,6 +347,8 @@ TEST_CASE("a mixed-precision tuning cache carries the calibration: a second star
   CHECK(r.int8_layers == first.report().int8_layers);
   CHECK(r.search.binding == first.report().search.binding);
   for (std::size_t v = 0; v < g.values().size(); ++v) CHECK(second.calibration().of(static_cast<ValueId>(v)) == first.calibration().of(static_cast<ValueId>(v)));
+  CHECK(second.calibration().means == first.calibration().means);  // the bias corrections too
+  CHECK_FALSE(first.calibration().means.empty());
   const auto y_second = second.run(x);
   REQUIRE(y_second.ok());
   REQUIRE(y_second->size() == y_first->size());
@@ -337,6 +382,20 @@ TEST_CASE("a mixed-precision tuning cache carries the calibration: a second star
   REQUIRE_FALSE(foreign.ok());
   CHECK_THAT(foreign.error().what(), Contains("needs calibrate()"));
   CHECK_THAT(stranger.report().cache_note, Contains("is not an activation of 'other'"));
+
+  // A cache whose channel means do not fit the graph's activations: ignored with a note.
+  {
+    auto edited = parse_tuning_cache(read_file(path));
+    REQUIRE(edited.ok());
+    REQUIRE(!edited->means.empty());
+    edited->means[0].second.push_back(1.0f);
+    std::ofstream(path, std::ios::binary | std::ios::trunc) << serialize(*edited);
+    auto misfit = Network<PreferInt8>::create(g).value();
+    REQUIRE_FALSE(misfit.bind(with_cache).ok());
+    CHECK_THAT(misfit.report().cache_note, Contains("channel means of '" + edited->means[0].first + "' do not fit"));
+    edited->means[0].second.pop_back();
+    std::ofstream(path, std::ios::binary | std::ios::trunc) << serialize(*edited);
+  }
 
   // A cache calibrated for the other level count (written on a machine with VNNI and read on one without, or the
   // reverse; the device key names the vector ISA, not VNNI): its calibration is ignored with a note, never used.

@@ -30,6 +30,7 @@ TuningRecord sample() {
   r.bindings["qlearning 7"] = {1, 0, 2};
   r.quant = {{"x", {0.0235294122f, 0}}, {"conv 1 out", {1.0f / 3.0f, 128}}, {"y", {7.25e-6f, 255}},
              {"7-bit", {0.5f, 127, 127}}};
+  r.means = {{"conv 1 out", {0.1f, -2.5f, 1e-7f, 3.0f / 7.0f}}, {"fc in", {42.0f}}};
   return r;
 }
 
@@ -67,6 +68,19 @@ TEST_CASE("a tuning record survives serialisation exactly, names with spaces and
   for (std::size_t e = 0; e < 3; ++e) CHECK(back->problem.edges[e].cost == r.problem.edges[e].cost);
   CHECK(back->bindings == r.bindings);
   CHECK(back->quant == r.quant);  // scales exactly, names with spaces too
+  CHECK(back->means == r.means);  // channel means exactly
+}
+
+TEST_CASE("a version 3 cache (before mean records) is still read, without means") {
+  TuningRecord r = sample();
+  r.means.clear();
+  std::string body = body_of(serialize(r));
+  REQUIRE(body.rfind("primsel-tuning-cache 4\n", 0) == 0);
+  body.replace(0, 22, "primsel-tuning-cache 3");
+  auto back = parse_tuning_cache(resign(body));
+  REQUIRE(back.ok());
+  CHECK(back->quant == r.quant);
+  CHECK(back->means.empty());
 }
 
 TEST_CASE("a version 2 cache's quant records (without levels) are whole-byte ones") {
@@ -85,7 +99,7 @@ TEST_CASE("a version 1 cache (before quant records) is still read") {
   TuningRecord r = sample();
   r.quant.clear();
   std::string body = body_of(serialize(r));
-  REQUIRE(body.rfind("primsel-tuning-cache 3\n", 0) == 0);
+  REQUIRE(body.rfind("primsel-tuning-cache 4\n", 0) == 0);
   body.replace(0, 22, "primsel-tuning-cache 1");
   auto back = parse_tuning_cache(resign(body));
   REQUIRE(back.ok());
@@ -109,8 +123,13 @@ TEST_CASE("every damaged cache is rejected with a reason") {
   rejects(flipped, "checksum mismatch");
   rejects("\x7f\x45LF\x02\x01\x01 binary junk", "truncated");
   std::string body = body_of(good);
-  rejects(resign("primsel-tuning-cache 4\n"), "version 1 to 3");
-  rejects(resign("primsel-tuning-cache 0\n"), "version 1 to 3");
+  rejects(resign("primsel-tuning-cache 5\n"), "version 1 to 4");
+  rejects(resign("primsel-tuning-cache 0\n"), "version 1 to 4");
+  rejects(resign(body + "mean x\n"), "malformed mean");
+  rejects(resign(body + "mean x 0\n"), "malformed mean");
+  rejects(resign(body + "mean x 3 1 2\n"), "fewer than 3 finite means");
+  rejects(resign(body + "mean x 2 1 nan\n"), "fewer than 2 finite means");
+  rejects(resign(body + "mean x 1 1 2\n"), "unexpected");
   rejects(resign(body + "quant x 0 0\n"), "malformed quant");
   rejects(resign(body + "quant x -1 0\n"), "malformed quant");
   rejects(resign(body + "quant x nan 0\n"), "malformed quant");

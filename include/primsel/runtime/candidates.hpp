@@ -162,9 +162,11 @@ inline void append_u8_op_candidates(const Graph& g, const Node& n, const Calibra
 }
 
 /// The fast implementations of a non-convolution node, one candidate per layout they run in; empty when the
-/// node needs the reference (an op or an attribute they do not cover). `mixed`: a mixed-precision bind, whose
-/// fully connected layers may also take int8 weights (their f32 edges need no calibration).
-inline std::vector<Candidate> op_candidates(const Graph& g, const Node& n, int threads, bool mixed = false) {
+/// node needs the reference (an op or an attribute they do not cover). `quant`: a mixed-precision bind's
+/// calibration, whose fully connected layers may also take int8 weights (their f32 edges need no calibrated
+/// parameters; the input's means, when taken, correct their bias).
+inline std::vector<Candidate> op_candidates(const Graph& g, const Node& n, int threads, const Calibration* quant = nullptr) {
+  const bool mixed = quant != nullptr;
   std::vector<Candidate> out;
   const Shape& x = g.value(n.inputs[0]).shape;
   std::vector<Layout> layouts{Layout::nchw};
@@ -264,8 +266,9 @@ inline std::vector<Candidate> op_candidates(const Graph& g, const Node& n, int t
         q.workspace_bytes = FC8::workspace_bytes(x[1], outs, batch, threads);
         q.weight_bytes = FC8::weight_bytes(x[1], outs, has_c);
         q.int8_inside = true;
-        q.instantiate = [gp, b, cview, ctx]() -> Expected<Runner> {
-          auto plan = FC8::plan_gemm(gp, b, cview);
+        const std::span<const float> mean = quant->mean_of(n.inputs[0]);
+        q.instantiate = [gp, b, cview, ctx, mean = std::vector<float>(mean.begin(), mean.end())]() -> Expected<Runner> {
+          auto plan = FC8::plan_gemm(gp, b, cview, mean);
           if (!plan) return Error(std::move(plan).error()).with_context(ctx);
           auto shared = std::make_shared<FC8::Plan>(std::move(*plan));
           return Runner([shared](std::span<const ConstTensorView> in, TensorView y, const Context& cx) {
@@ -314,10 +317,12 @@ Expected<std::vector<Candidate>> node_candidates(const Graph& g, std::size_t ind
     });
     const auto in_q = quant ? quant->of(n.inputs[0]) : std::nullopt;
     const auto out_q = quant ? quant->of(n.outputs[0]) : std::nullopt;
+    const std::span<const float> mean = quant ? quant->mean_of(n.inputs[0]) : std::span<const float>{};
+    const std::vector<float> input_mean(mean.begin(), mean.end());
     if (in_q && out_q)
       Int8Primitives::for_each([&]<class P>() {
         if (P::supports(d))
-          out.push_back(detail::quant_conv_candidate<P>(d, w, ConvQuant{*in_q, *out_q}, threads, g.context_of(n)));
+          out.push_back(detail::quant_conv_candidate<P>(d, w, ConvQuant{*in_q, *out_q, input_mean}, threads, g.context_of(n)));
       });
     PRIMSEL_CHECK(!out.empty(), ErrorCode::unsupported,
                   "no primitive in the list supports " + to_string(d) + " (" +
@@ -325,7 +330,7 @@ Expected<std::vector<Candidate>> node_candidates(const Graph& g, std::size_t ind
                   g.context_of(n));
     return out;
   }
-  out = detail::op_candidates(g, n, threads, quant != nullptr);
+  out = detail::op_candidates(g, n, threads, quant);
   // Only beside an f32 implementation (which checked the attributes, e.g. a same-shape Add, a channel Concat).
   if (!out.empty() && quant) detail::append_u8_op_candidates(g, n, *quant, out);
   if (!out.empty()) return out;

@@ -3,11 +3,12 @@
 // not match exactly — another device, thread count, primsel version, model, primitive list; a truncated or edited
 // file (checked by an FNV-1a checksum over its content) — is rejected with a reason, never half-used.
 //
-//   primsel-tuning-cache 3
+//   primsel-tuning-cache 4
 //   device AMD EPYC|avx512bw|threads=1|primsel=0.1.0
 //   model 9f3c...                                  (hash of the graph's structure and candidate names)
 //   quant <value> <scale> <zero point> <qmax>      (a mixed-precision cache's calibration: one per activation;
 //                                                   qmax 255 or 127, the levels; absent in version 2: 255)
+//   mean <value> <channels> <mean> ...             (its channel means for the int8 bias correction; version 4)
 //   node <name> <k> <candidate> <ms> ...           (one per node, topological order)
 //   predicted <node> <candidate> ...               (costs that are a predictor's estimates, not measured; optional)
 //   edge <from> <to> <ms> ...
@@ -17,6 +18,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -58,10 +60,13 @@ struct TuningRecord {
   /// A mixed-precision cache's calibration: the u8 parameters of every calibrated activation, by value name, so
   /// that a later start-up binds int8 layers without calibration samples. Empty for f32-only caches.
   std::vector<std::pair<std::string, QuantParams>> quant;
+  /// Its channel means (Calibration::means, for the int8 layers' bias correction), by value name.
+  std::vector<std::pair<std::string, std::vector<float>>> means;
 };
 
-/// The cache format written; versions 1 (no quant records) and 2 (quant records without qmax) are still read.
-inline constexpr int tuning_cache_version = 3;
+/// The cache format written; versions 1 (no quant records), 2 (quant records without qmax) and 3 (no mean records)
+/// are still read.
+inline constexpr int tuning_cache_version = 4;
 
 namespace detail {
 /// Names may hold spaces: stored with spaces and backslashes escaped so every field is one token.
@@ -98,6 +103,11 @@ inline std::string serialize(const TuningRecord& r) {
   o << "model " << r.model << "\n";
   for (const auto& [value, q] : r.quant) o << "quant " << detail::escape(value) << " " << q.scale << " " << q.zero_point << " " << q.qmax
                                     << "\n";
+  for (const auto& [value, m] : r.means) {
+    o << "mean " << detail::escape(value) << " " << m.size();
+    for (float x : m) o << " " << x;
+    o << "\n";
+  }
   for (const SearchNode& n : r.problem.nodes) {
     o << "node " << detail::escape(n.name) << " " << n.cost.size();
     for (std::size_t c = 0; c < n.cost.size(); ++c)
@@ -171,6 +181,14 @@ inline Expected<TuningRecord> parse_tuning_cache(std::string_view text) {
         return fail(number,
                     "malformed quant record (want: quant <value> <scale > 0> <zero point 0..qmax> <qmax 255 or 127>)");
       r.quant.emplace_back(detail::unescape(value), q);
+    } else if (kind == "mean") {
+      std::string value;
+      std::size_t k = 0;
+      if (!(f >> value >> k) || k == 0 || k > (1u << 20)) return fail(number, "malformed mean record (want: mean <value> <channels> <mean>...)");
+      std::vector<float> m(k);
+      for (float& x : m)
+        if (!(f >> x) || !std::isfinite(x)) return fail(number, "mean record of '" + detail::unescape(value) + "' has fewer than " + std::to_string(k) + " finite means");
+      r.means.emplace_back(detail::unescape(value), std::move(m));
     } else if (kind == "node") {
       SearchNode n;
       std::string name;

@@ -307,3 +307,51 @@ TEST_CASE("FullyConnectedU8S8 rejects bad arguments with errors naming the op an
   REQUIRE_FALSE(bad.ok());
   CHECK_THAT(message_of(bad), Catch::Contains("trans_a"));
 }
+
+TEST_CASE("FullyConnectedU8S8 with input means corrects its bias for the weights' rounding", "[int8][fc]") {
+  // Rows near a common mean (as a classifier's pooled features are): the correction moves the bias by
+  // -sum_k (w_q - w) * mean_k exactly, and the outputs' error falls to what the rows' spread leaves.
+  Rng rng(11);
+  const std::int64_t in = 301, out = 37, batch = 4;
+  Tensor w({out, in}), b({out}), x({batch, in});
+  for (float& v : w.floats()) v = static_cast<float>(rng.uniform(-1.0, 1.0));
+  for (float& v : b.floats()) v = static_cast<float>(rng.uniform(-1.0, 1.0));
+  std::vector<float> means(static_cast<std::size_t>(in));
+  for (float& m : means) m = static_cast<float>(rng.uniform(0.5, 2.0));
+  for (std::int64_t r = 0; r < batch; ++r)
+    for (std::int64_t k = 0; k < in; ++k)
+      x.data<float>()[r * in + k] = means[static_cast<std::size_t>(k)] + static_cast<float>(rng.uniform(-0.05, 0.05));
+  for (const bool with_bias : {true, false}) {
+    INFO("bias: " << with_bias);
+    const ConstTensorView bias = with_bias ? ConstTensorView(b.view()) : ConstTensorView{};
+    auto plain = FC8::plan(w.view(), bias);
+    auto corrected = FC8::plan(w.view(), bias, {}, false, means);
+    REQUIRE(plain.ok());
+    REQUIRE(corrected.ok());
+    auto q = quant::quantize_weights_per_channel(w.floats(), out);
+    REQUIRE(q.ok());
+    REQUIRE(corrected->bias.size() == static_cast<std::size_t>(out));
+    for (std::int64_t o = 0; o < out; ++o) {
+      double shift = 0;
+      for (std::int64_t k = 0; k < in; ++k)
+        shift += (q->values[static_cast<std::size_t>(o * in + k)] * static_cast<double>(q->scales[static_cast<std::size_t>(o)]) -
+                  w.data<float>()[o * in + k]) * means[static_cast<std::size_t>(k)];
+      const double expected = (with_bias ? b.data<float>()[o] : 0.0) - shift;
+      CHECK(corrected->bias[static_cast<std::size_t>(o)] == Approx(expected).margin(1e-6));
+    }
+    const Tensor y_plain = run_fc(*plain, x, nullptr), y_corrected = run_fc(*corrected, x, nullptr);
+    double err_plain = 0, err_corrected = 0;
+    for (std::int64_t r = 0; r < batch; ++r)
+      for (std::int64_t o = 0; o < out; ++o) {
+        double exact = with_bias ? b.data<float>()[o] : 0.0;
+        for (std::int64_t k = 0; k < in; ++k) exact += static_cast<double>(w.data<float>()[o * in + k]) * x.data<float>()[r * in + k];
+        err_plain += std::pow(y_plain.data<float>()[r * out + o] - exact, 2);
+        err_corrected += std::pow(y_corrected.data<float>()[r * out + o] - exact, 2);
+      }
+    INFO("squared error: " << err_plain << " uncorrected, " << err_corrected << " corrected");
+    CHECK(err_corrected < 0.5 * err_plain);
+  }
+  auto wrong = FC8::plan(w.view(), b.view(), {}, false, std::vector<float>(3, 1.0f));
+  REQUIRE_FALSE(wrong.ok());
+  CHECK_THAT(wrong.error().what(), Catch::Contains("3 input means for 301 input features"));
+}

@@ -3,8 +3,10 @@
 // quantisation it is given.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
+#include <vector>
 
 #include "primsel/primitives/int8/default_int8_primitives.hpp"
 #include "quant_conv_tester.hpp"
@@ -125,4 +127,93 @@ TEST_CASE("the GEMM-based primitives plan exactly the input levels this target's
   dw.groups = 8;
   Tensor wd({8, 1, 3, 3});
   CHECK(DepthwiseU8S8::plan(dw, {wd.view(), b.view()}, eight).ok());
+}
+
+TEST_CASE("with input means every int8 primitive runs its bias-corrected plan bit-exactly, with or without a bias") {
+  Rng rng(77);
+  int claimed = 0;
+  for (int i = 0; i < 40; ++i) {
+    QuantConvTester t;
+    const std::int64_t k = 1 + 2 * rng.below(2), c = 1 + rng.below(40);
+    if (rng.below(3) == 0) t.depthwise(c);
+    else t.ic(c).oc(1 + rng.below(40)).groups(1);
+    t.hw(3 + rng.below(10), 3 + rng.below(10)).k(k).stride(1 + rng.below(2)).pad(rng.below(2));
+    t.batch(1 + rng.below(2)).threads(1 + rng.below(2)).input_zero_point(static_cast<std::int32_t>(rng.below(256)));
+    t.bias(rng.below(2)).activation(rng.below(2) ? Activation::relu6() : Activation::none()).seed(i).bias_correction(true);
+    DefaultInt8ConvPrimitives::for_each([&]<class P>() {
+      if (!P::supports(t.desc())) return;
+      ++claimed;
+      t.check<P>();
+    });
+  }
+  CHECK(claimed > 30);
+}
+
+TEST_CASE("bias correction cancels the shift the weights' rounding gives each output channel's mean") {
+  // Inputs with large channel means (as after a Relu) and small spread: uncorrected, each output channel is off by
+  // about sum (w_q - w) * mean, the same at every pixel; corrected, only the zero-mean part is left.
+  for (const bool depthwise : {false, true}) {
+    ConvDesc d{.n = 1, .ic = 16, .ih = 16, .iw = 16, .oc = 16, .oh = 16, .ow = 16, .kh = 3, .kw = 3, .pads = {1, 1, 1, 1},
+               .has_bias = !depthwise};
+    if (depthwise) d.groups = 16;
+    INFO(to_string(d));
+    Rng rng(5);
+    Tensor x({1, d.ic, d.ih, d.iw}), w({d.oc, d.ic_per_group(), 3, 3}), b({d.oc});
+    std::vector<float> means(static_cast<std::size_t>(d.ic));
+    for (float& m : means) m = static_cast<float>(rng.uniform(1.0, 3.0));
+    for (std::int64_t c = 0; c < d.ic; ++c)
+      for (std::int64_t i = 0; i < d.ih * d.iw; ++i)
+        x.data<float>()[c * d.ih * d.iw + i] = means[static_cast<std::size_t>(c)] + static_cast<float>(rng.uniform(-0.5, 0.5));
+    for (float& v : w.floats()) v = static_cast<float>(rng.uniform(-1.0, 1.0));
+    for (float& v : b.floats()) v = static_cast<float>(rng.uniform(-1.0, 1.0));
+    const QuantParams in_q = quant::choose_params(0.0f, 4.0f, u8_activation_levels);
+    Tensor x_q({1, d.ic, d.ih, d.iw}, u8_nhwc);  // NHWC bytes
+    std::vector<float> x_real(static_cast<std::size_t>(x.numel()));  // the dequantised input, NCHW
+    for (std::int64_t c = 0; c < d.ic; ++c)
+      for (std::int64_t i = 0; i < d.ih * d.iw; ++i) {
+        const std::int32_t q = quant::quantize(x.data<float>()[c * d.ih * d.iw + i], in_q, u8_activation_levels);
+        x_q.data<std::uint8_t>()[i * d.ic + c] = static_cast<std::uint8_t>(q);
+        x_real[static_cast<std::size_t>(c * d.ih * d.iw + i)] = quant::dequantize(q, in_q);
+      }
+    const ConvParams cp{.kernel = {3, 3}, .stride = {1, 1}, .dilation = {1, 1}, .pads = d.pads, .groups = d.groups};
+    Tensor y_f({1, d.oc, d.oh, d.ow});
+    reference::conv2d(Tensor::from({1, d.ic, d.ih, d.iw}, x_real).view(), w.view(), d.has_bias ? b.data<float>() : nullptr,
+                      cp, y_f.view());
+    float lo = 0, hi = 0;
+    for (float v : y_f.floats()) lo = std::min(lo, v), hi = std::max(hi, v);
+    const QuantParams out_q = quant::choose_params(lo, hi, u8_activation_levels);
+    const ConvWeights weights{w.view(), d.has_bias ? ConstTensorView(b.view()) : ConstTensorView{}};
+    // Sum over channels of (mean over pixels of the int8 output's error)^2.
+    auto mean_shift = [&](const ConvQuant& q) {
+      auto qc = QuantizedConv::make(d, weights, q);
+      REQUIRE(qc.ok());
+      std::vector<std::uint8_t> y(static_cast<std::size_t>(d.output_elements()));
+      reference::conv2d_u8s8(d, x_q.data<std::uint8_t>(),
+                             {qc->weight.data(), qc->stage.bias.empty() ? nullptr : qc->stage.bias.data(),
+                              qc->stage.multiplier.data(), qc->stage.shift.data(), in_q.zero_point, out_q.zero_point,
+                              qc->stage.range},
+                             y.data());
+      double total = 0;
+      const std::int64_t pixels = d.oh * d.ow;
+      for (std::int64_t o = 0; o < d.oc; ++o) {
+        double sum = 0;
+        for (std::int64_t i = 0; i < pixels; ++i)
+          sum += quant::dequantize(y[static_cast<std::size_t>(i * d.oc + o)], out_q) - y_f.data<float>()[o * pixels + i];
+        total += (sum / static_cast<double>(pixels)) * (sum / static_cast<double>(pixels));
+      }
+      return total;
+    };
+    const double plain = mean_shift({in_q, out_q}), corrected = mean_shift({in_q, out_q, means});
+    INFO("sum of squared per-channel mean errors: " << plain << " uncorrected, " << corrected << " corrected");
+    CHECK(corrected < 0.25 * plain);
+  }
+}
+
+TEST_CASE("bias correction needs one mean per input channel") {
+  const ConvDesc d{.n = 1, .ic = 3, .ih = 4, .iw = 4, .oc = 2, .oh = 4, .ow = 4, .kh = 1, .kw = 1, .has_bias = false};
+  Tensor w({2, 3, 1, 1});
+  const QuantParams p{0.1f, 0};
+  auto qc = QuantizedConv::make(d, {w.view(), {}}, {p, p, {1.0f, 2.0f}});
+  REQUIRE_FALSE(qc.ok());
+  CHECK_THAT(qc.error().what(), Catch::Contains("2 input channel means for 3 input channels"));
 }

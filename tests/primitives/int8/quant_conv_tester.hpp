@@ -58,6 +58,8 @@ class QuantConvTester {
   /// lands inside the levels, so the output is clamped below qmax.
   QuantConvTester& output_scale_factor(float f) { out_scale_factor_ = f; return *this; }
   QuantConvTester& seed(std::uint64_t s) { seed_ = s; return *this; }
+  /// Plans with the input's channel means (ConvQuant::input_mean): the bias is corrected for the weights' rounding.
+  QuantConvTester& bias_correction(bool on) { bias_correction_ = on; return *this; }
   /// The activations' levels (input and output): quant::u8_range or quant::u8_7bit_range.
   QuantConvTester& levels(quant::QRange r) { levels_ = r; return *this; }
 
@@ -118,7 +120,16 @@ class QuantConvTester {
     QuantParams out_q = quant::choose_params(lo, hi, levels_);
     if (out_zp_ >= 0) out_q.zero_point = out_zp_ * qmax / 255;
     out_q.scale *= out_scale_factor_;
-    const ConvQuant q{in_q, out_q};
+    std::vector<float> means;
+    if (bias_correction_) {
+      means.assign(static_cast<std::size_t>(d.ic), 0.0f);
+      const std::int64_t plane = d.ih * d.iw;
+      for (std::int64_t n = 0; n < d.n; ++n)
+        for (std::int64_t c = 0; c < d.ic; ++c)
+          for (std::int64_t i = 0; i < plane; ++i)
+            means[static_cast<std::size_t>(c)] += x_f.data<float>()[(n * d.ic + c) * plane + i] / static_cast<float>(d.n * plane);
+    }
+    const ConvQuant q{in_q, out_q, means};
     INFO("output quantisation: scale " << out_q.scale << ", zero point " << out_q.zero_point);
 
     const ConvWeights weights{w.view(), d.has_bias ? ConstTensorView(b.view()) : ConstTensorView{}};
@@ -172,6 +183,7 @@ class QuantConvTester {
   ///   activation bounds:   s_out / 2 (quantised clamp bounds are the real ones rounded to the grid)
   ///   weight rounding:     s_w[oc] / 2 * sum over the window of |x|   (each weight off by <= s_w / 2)
   ///   bias rounding:       s_in * s_w[oc] / 2
+  ///   bias correction:     s_w[oc] / 2 * sum over the window of |input mean| (the shift it subtracts is at most that)
   /// plus f32 accumulation noise in the reference (1e-5 of the sum of |x * w|). Both results are compared after
   /// clamping to the range the u8 output can represent.
   static double accuracy(const ConvDesc& d, const Tensor& x_f, const QuantizedConv& qc, const ConvQuant& q,
@@ -184,6 +196,12 @@ class QuantConvTester {
                         .groups = d.groups};
     reference::conv2d(x_abs.view(), ones.view(), nullptr, cp, sums.view());
     const double s_out = q.output.scale, s_in = q.input.scale;
+    std::vector<double> mean_window(static_cast<std::size_t>(d.oc), 0.0);  // per output channel: taps * sum |mean|
+    if (!q.input_mean.empty())
+      for (std::int64_t o = 0; o < d.oc; ++o)
+        for (std::int64_t i = 0; i < d.ic_per_group(); ++i)
+          mean_window[static_cast<std::size_t>(o)] +=
+              d.kh * d.kw * std::fabs(q.input_mean[static_cast<std::size_t>(o / (d.oc / d.groups) * d.ic_per_group() + i)]);
     const double lo = quant::dequantize(qc.stage.range.lo, q.output), hi = quant::dequantize(qc.stage.range.hi, q.output);
     double worst = 0, worst_excess = -1;
     std::size_t violations = 0;
@@ -194,7 +212,8 @@ class QuantConvTester {
           const double ref = std::clamp(static_cast<double>(y_f.data<float>()[nchw]), lo, hi);
           const double got = quant::dequantize(y.data<std::uint8_t>()[nhwc], q.output);
           const double sw = qc.weight_scale[static_cast<std::size_t>(o)], window = sums.data<float>()[nchw];
-          const double bound = s_out * (1 + 1e-5) + sw / 2 * (window + s_in) + 1e-5 * window * 127 * sw;
+          const double bound = s_out * (1 + 1e-5) + sw / 2 * (window + s_in + mean_window[static_cast<std::size_t>(o)]) +
+                               1e-5 * window * 127 * sw;
           const double err = std::fabs(got - ref);
           worst = std::max(worst, err / s_out);
           worst_excess = std::max(worst_excess, err - bound);
@@ -212,6 +231,7 @@ class QuantConvTester {
   float out_scale_factor_ = 1;
   std::uint64_t seed_ = 1;
   quant::QRange levels_ = u8_activation_levels;
+  bool bias_correction_ = false;
 };
 
 }  // namespace primsel::testing

@@ -42,9 +42,11 @@ struct FullyConnectedU8S8 {
 
   /// Quantises and packs `weight` [OUT, IN] (or [IN, OUT] with transposed = true, ONNX Gemm's transB = 0) and copies
   /// `bias` ([OUT], or an empty view for none). Every view nchw/f32. Fails on a non-finite weight and when IN exceeds
-  /// the u8s8 GEMM's K limit (gemm::u8s8_max_k, where int32 sums could overflow).
+  /// the u8s8 GEMM's K limit (gemm::u8s8_max_k, where int32 sums could overflow). With `input_mean` (E[x] per input
+  /// feature, from calibration) the bias is corrected for the weights' rounding (quant::bias_correction; without a
+  /// bias, one is made).
   static Expected<Plan> plan(ConstTensorView weight, ConstTensorView bias = {}, Activation act = {},
-                             bool transposed = false) {
+                             bool transposed = false, std::span<const float> input_mean = {}) {
     const ErrorContext ctx = detail::context(name, {{"weight", weight}, {"bias", bias}});
     PRIMSEL_ASSIGN_OR_RETURN(const auto shape, detail::check_fc_weight(weight, act, transposed, ctx));
     const auto [out, in] = shape;
@@ -72,17 +74,26 @@ struct FullyConnectedU8S8 {
       q.scales.assign(static_cast<std::size_t>(out), 1.0f);
     }
     PRIMSEL_ASSIGN_OR_RETURN(p.weights, gemm::PackedU8S8B::pack({q.values.data(), in, true}, in, out));
-    p.weight_scales = std::move(q.scales);
     PRIMSEL_ASSIGN_OR_RETURN(const bool has_bias, detail::check_fc_bias(bias, out, ctx));
     if (has_bias) {
       p.bias.assign(bias.data<float>(), bias.data<float>() + out);
     }
+    if (!input_mean.empty() && out > 0 && in > 0) {
+      PRIMSEL_CHECK(input_mean.size() == static_cast<std::size_t>(in), ErrorCode::invalid_argument,
+                    std::to_string(input_mean.size()) + " input means for " + std::to_string(in) + " input features", ctx);
+      const std::vector<float> shift =
+          quant::bias_correction({w, static_cast<std::size_t>(in * out)}, q.values, q.scales, input_mean, in, 1, 1);
+      p.bias.resize(static_cast<std::size_t>(out), 0.0f);
+      for (std::size_t o = 0; o < shift.size(); ++o) p.bias[o] -= shift[o];
+    }
+    p.weight_scales = std::move(q.scales);
     return p;
   }
 
   /// Plans an ONNX Gemm node as FullyConnected::plan_gemm does (alpha folded into W before quantising, beta into b).
-  static Expected<Plan> plan_gemm(const GemmParams& g, ConstTensorView b, ConstTensorView c = {}) {
-    return detail::plan_gemm_as<FullyConnectedU8S8>(g, b, c);
+  static Expected<Plan> plan_gemm(const GemmParams& g, ConstTensorView b, ConstTensorView c = {},
+                                  std::span<const float> input_mean = {}) {
+    return detail::plan_gemm_as<FullyConnectedU8S8>(g, b, c, input_mean);
   }
 
   /// Bytes a plan keeps: s8 weights (IN rounded up to 4) and per output a scale, a column sum and a bias. What the

@@ -53,7 +53,10 @@ namespace primsel {
 ///   ConvQuant q{.input = {0.02f, 128}, .output = quant::choose_params(0.0f, 6.0f)};
 struct ConvQuant {
   QuantParams input, output;
-  friend constexpr bool operator==(const ConvQuant&, const ConvQuant&) = default;
+  /// The input's mean per channel over the calibration samples: plan() then corrects the bias for the weights'
+  /// rounding (quant::bias_correction; a layer without a bias gets one). Empty: no correction.
+  std::vector<float> input_mean;
+  friend bool operator==(const ConvQuant&, const ConvQuant&) = default;
 };
 
 /// The format every int8 primitive reads and writes: u8, channels innermost (so a pixel's channels are one
@@ -90,8 +93,18 @@ struct QuantizedConv {
     PRIMSEL_ASSIGN_OR_RETURN(auto qw, quant::quantize_weights_per_channel(wf, d.oc));
     c.weight = std::move(qw.values);
     c.weight_scale = std::move(qw.scales);
-    const std::span<const float> bias =
+    std::span<const float> bias =
         d.has_bias ? std::span<const float>(w.bias.data<float>(), static_cast<std::size_t>(d.oc)) : std::span<const float>{};
+    std::vector<float> corrected;
+    if (!q.input_mean.empty()) {
+      PRIMSEL_CHECK(q.input_mean.size() == static_cast<std::size_t>(d.ic), ErrorCode::invalid_argument,
+                    std::to_string(q.input_mean.size()) + " input channel means for " + std::to_string(d.ic) +
+                        " input channels" + layer);
+      corrected = quant::bias_correction(wf, c.weight, c.weight_scale, q.input_mean, d.ic_per_group(), d.kh * d.kw,
+                                         d.groups);
+      for (std::size_t o = 0; o < corrected.size(); ++o) corrected[o] = (bias.empty() ? 0.0f : bias[o]) - corrected[o];
+      bias = corrected;
+    }
     PRIMSEL_ASSIGN_OR_RETURN(c.stage, gemm::U8S8OutputStage::create(q.input.scale, c.weight_scale, q.output, bias,
                                                                     d.activation.lo, d.activation.hi));
     return c;

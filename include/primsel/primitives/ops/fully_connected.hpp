@@ -27,9 +27,10 @@ namespace detail {
 
 /// An ONNX Gemm node Y = alpha * A * B' + beta * C as the fully connected layer Op (FullyConnected or its int8
 /// form): A is the activation (trans_a must be 0), B the weight, C a bias of [OUT], [1, OUT], [1] or [1, 1] (or
-/// empty). alpha is folded into the weights and beta into the bias before Op::plan sees them.
-template <class Op>
-Expected<typename Op::Plan> plan_gemm_as(const GemmParams& g, ConstTensorView b, ConstTensorView c) {
+/// empty). alpha is folded into the weights and beta into the bias before Op::plan sees them; `extra` goes on to
+/// Op::plan (the int8 form's input means).
+template <class Op, class... Extra>
+Expected<typename Op::Plan> plan_gemm_as(const GemmParams& g, ConstTensorView b, ConstTensorView c, Extra... extra) {
   const ErrorContext ctx = detail::context("Gemm", {{"B", b}, {"C", c}});
   PRIMSEL_CHECK(!g.trans_a, ErrorCode::unsupported,
                 "trans_a = 1 (the activation transposed) is not a fully connected layer", ctx);
@@ -56,7 +57,7 @@ Expected<typename Op::Plan> plan_gemm_as(const GemmParams& g, ConstTensorView b,
     for (std::int64_t j = 0; j < out; ++j) bias.data<float>()[j] = g.beta * c.data<float>()[per_column ? j : 0];
   }
   auto p = Op::plan(weight, bias.empty() ? ConstTensorView{} : ConstTensorView(bias.bytes(), Shape{out}), g.activation,
-                    !g.trans_b);
+                    !g.trans_b, extra...);
   if (!p) return std::move(p).error().with_context(ctx);
   return p;
 }
