@@ -116,6 +116,24 @@ TEMPLATE_TEST_CASE("winograd streams large transformed filters once", "", Winogr
   CHECK_FALSE(P::shares_one_block(tiny, 2));
 }
 
+TEMPLATE_TEST_CASE("winograd splits the tiles evenly over the threads, several cache-sized blocks each", "",
+                   WinogradF23, WinogradF43, WinogradF63) {
+  using P = TestType;
+  // Few channels (17 -> 19, off the vector width) at 111x113: small filters stay cached, so blocks stay L2-sized;
+  // each thread's half of the tiles is more than one block and does not split into whole blocks.
+  const ConvDesc d{.ic = 17, .ih = 111, .iw = 113, .oc = 19, .oh = 111, .ow = 113, .kh = 3, .kw = 3,
+                   .pads = {1, 1, 1, 1}};
+  const std::int64_t half = (P::total_tiles(d) + 1) / 2, tb = P::tiles_per_block(d, 2);
+  INFO(P::total_tiles(d) << " tiles, blocks of up to " << tb);
+  REQUIRE_FALSE(P::shares_one_block(d, 2));
+  CHECK(tb < half);
+  CHECK(half % tb != 0);
+  const double tol = tolerance<P>();
+  for (int threads : {1, 2})
+    ConvTester().ic(17).oc(19).hw(111, 113).k(3).pad(1).threads(threads).tolerance(tol).activation(Activation::relu6())
+        .check<P>();
+}
+
 TEMPLATE_TEST_CASE("winograd declines what is not a 3x3 stride-1 dense convolution", "", WinogradF23, WinogradF43,
                    WinogradF63) {
   const ConvDesc ok{.ic = 8, .ih = 8, .iw = 8, .oc = 8, .kh = 3, .kw = 3};

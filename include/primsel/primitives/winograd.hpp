@@ -252,15 +252,23 @@ struct Winograd {
     const int threads = ctx.threads();
     if (ctx.pool && shares_one_block(d, threads)) return run_shared(p, in, out, ctx);
     const std::int64_t tb = tiles_per_block(d, threads), total = total_tiles(d);
-    const std::int64_t block_count = (total + tb - 1) / tb;
-    auto work = [&](std::int64_t b0, std::int64_t b1, int t) {
+    // Each thread takes an equal share of the tiles and works through it in blocks of at most tb. (Handing whole
+    // blocks to the threads left one with a block more: 7 blocks of 450 tiles at 224x224 ran as 4 + 3, 1.50x on 2
+    // threads.)
+    const int shares = ctx.pool && threads > 1 ? static_cast<int>(std::min<std::int64_t>(threads, total)) : 1;
+    auto work = [&](std::int64_t s0, std::int64_t s1, int t) {
       float* scratch = reinterpret_cast<float*>(ctx.workspace.data()) + thread_floats(d, tb) * t;
-      for (std::int64_t b = b0; b < b1; ++b) tile_block(p, in, out, b * tb, std::min(total, (b + 1) * tb), tb, scratch);
+      for (std::int64_t s = s0; s < s1; ++s) {
+        const std::int64_t t0 = total * s / shares, t1 = total * (s + 1) / shares;
+        const std::int64_t blocks = (t1 - t0 + tb - 1) / tb;
+        const std::int64_t step = std::min(tb, gemm::round_up((t1 - t0 + blocks - 1) / blocks, gemm::MR));
+        for (std::int64_t b = t0; b < t1; b += step) tile_block(p, in, out, b, std::min(t1, b + step), tb, scratch);
+      }
     };
-    if (ctx.pool && threads > 1 && block_count > 1)
-      ctx.pool->parallel_for(block_count, work);
+    if (shares > 1)
+      ctx.pool->parallel_for(shares, work);
     else
-      work(0, block_count, 0);
+      work(0, 1, 0);
   }
 
  private:
