@@ -26,6 +26,7 @@
 #include "primsel/primitives/default_primitives.hpp"
 #include "primsel/zoo/zoo.hpp"
 #include "zoo_conv_layers.hpp"
+#include "bench_stats.hpp"
 
 #if PRIMSEL_HAVE_DNNL
 #include <omp.h>
@@ -57,8 +58,7 @@ void paired_peak_frac(benchmark::State& state, double flops_per_call, int thread
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     ratios.push_back(flops_per_call / s / 1e9 / measure_peak_gflops(std::max(s, 0.005)));
   }
-  std::sort(ratios.begin(), ratios.end());
-  state.counters["paired_peak_frac"] = ratios[ratios.size() / 2];
+  state.counters["paired_peak_frac"] = bench::median(std::move(ratios));
 }
 
 /// Distinct conv layers of a zoo model, in network order.

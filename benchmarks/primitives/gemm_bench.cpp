@@ -14,6 +14,7 @@
 #include "primsel/core/random.hpp"
 #include "primsel/primitives/gemm/eigen_gemm.hpp"
 #include "primsel/primitives/gemm/sgemm.hpp"
+#include "bench_stats.hpp"
 
 namespace {
 using namespace primsel;
@@ -100,10 +101,7 @@ struct TimedSgemm {
   }
 };
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
+using bench::median;
 
 // The fraction of peak with the peak re-measured next to every GEMM call: on a shared machine the core's clock
 // follows its neighbours' load (the peak itself reads 140-160 GFLOP/s minutes apart), so a GEMM rate divided by

@@ -15,6 +15,7 @@
 #include "primsel/primitives/direct_nchwc.hpp"
 #include "primsel/primitives/winograd.hpp"
 #include "zoo_conv_layers.hpp"
+#include "bench_stats.hpp"
 
 using namespace primsel;
 
@@ -46,10 +47,7 @@ struct Runner {
   }
 };
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
+using bench::median;
 
 }  // namespace
 
