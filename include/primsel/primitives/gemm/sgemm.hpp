@@ -324,7 +324,8 @@ inline void sgemm_prepacked_streamed(const float* a_packed, std::int64_t m, cons
   if (m <= 0 || n <= 0 || k <= 0) return sgemm_prepacked(a_packed, m, b, c, ldc, e);
   const std::int64_t mp = round_up(m, MR), panels = mp / MR, kc_max = blocking.kc;
   // Cache lines of one B panel per k step (NR floats), shared out over the row panels.
-  constexpr std::int64_t lines_per_row = (NR * 4 + 63) / 64;
+  constexpr std::int64_t line_floats = 64 / sizeof(float);
+  constexpr std::int64_t lines_per_row = (NR + line_floats - 1) / line_floats;
   const std::int64_t per_step = (lines_per_row + panels - 1) / panels;
   const int pf = per_step <= 1 ? 1 : per_step <= 2 ? 2 : 4;
   for (std::int64_t pc = 0; pc < k; pc += kc_max) {
@@ -343,14 +344,14 @@ inline void sgemm_prepacked_streamed(const float* a_packed, std::int64_t m, cons
         step.row = ir, step.col = jr;
         float* ct = c + ir * ldc + jr;
         const std::int64_t rows = std::min<std::int64_t>(MR, m - ir), cols = std::min(NR, n - jr);
-        if (next == nullptr || (first_line + kc * pf) * 16 > next_floats)
+        if (next == nullptr || (first_line + kc * pf) * line_floats > next_floats)
           detail::tile(kc, ap, bp, ct, ldc, rows, cols, e, step);
         else if (pf == 1)
-          detail::tile<1>(kc, ap, bp, ct, ldc, rows, cols, e, step, next + first_line * 16);
+          detail::tile<1>(kc, ap, bp, ct, ldc, rows, cols, e, step, next + first_line * line_floats);
         else if (pf == 2)
-          detail::tile<2>(kc, ap, bp, ct, ldc, rows, cols, e, step, next + first_line * 16);
+          detail::tile<2>(kc, ap, bp, ct, ldc, rows, cols, e, step, next + first_line * line_floats);
         else
-          detail::tile<4>(kc, ap, bp, ct, ldc, rows, cols, e, step, next + first_line * 16);
+          detail::tile<4>(kc, ap, bp, ct, ldc, rows, cols, e, step, next + first_line * line_floats);
       }
     }
   }
