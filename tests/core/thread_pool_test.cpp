@@ -74,3 +74,22 @@ TEST_CASE("empty ranges do nothing and idle pools shut down") {
   { ThreadPool idle(3); }  // destroyed with sleeping workers
   CHECK(ThreadPool(0).size() >= 1);
 }
+
+TEST_CASE("workers and callers that wait past the spin time sleep and are woken") {
+  // Each wait below outlasts ThreadPool::spin_time, so both sleeping paths run: the worker's between calls (the
+  // caller pauses), the caller's while a worker's chunk is still running.
+  const auto past_spin = ThreadPool::spin_time * 20;
+  for (int threads : {2, 3}) {
+    ThreadPool pool(threads);
+    std::atomic<std::int64_t> sum{0};
+    for (int round = 0; round < 5; ++round) {
+      std::this_thread::sleep_for(past_spin);  // the workers fall asleep
+      pool.parallel_for(threads, [&](std::int64_t b, std::int64_t e, int t) {
+        if (t == threads - 1) std::this_thread::sleep_for(past_spin);  // the caller falls asleep waiting
+        sum += e - b;
+      });
+    }
+    CHECK(sum.load() == 5 * threads);
+  }
+  { ThreadPool spinning(2); }  // destroyed while its worker still spins
+}
