@@ -84,7 +84,7 @@ struct DirectSmallIc {
         item = stop;
       }
     };
-    if (parts > 1)
+    if (parts > 1 && ctx.pool)
       ctx.pool->parallel_for(parts, work);
     else
       work(0, 1, 0);

@@ -265,7 +265,7 @@ struct Winograd {
         for (std::int64_t b = t0; b < t1; b += step) tile_block(p, in, out, b, std::min(t1, b + step), tb, scratch);
       }
     };
-    if (shares > 1)
+    if (shares > 1 && ctx.pool)
       ctx.pool->parallel_for(shares, work);
     else
       work(0, 1, 0);

@@ -342,7 +342,7 @@ inline void u8s8_run(const APanels& a, std::int64_t m, const PackedU8S8B& b, std
     return reinterpret_cast<std::int32_t*>(workspace.data() + u8s8_block_bytes(kr) * static_cast<std::size_t>(t));
   };
   const std::int64_t col_tiles = (n + kr.nr - 1) / kr.nr, row_panels = (m + kr.mr - 1) / kr.mr;
-  if (threads == 1 || (col_tiles < 2 && row_panels < 2)) {
+  if (pool == nullptr || threads == 1 || (col_tiles < 2 && row_panels < 2)) {
     u8s8_macro(a, b, a_zero_point, out, 0, m, 0, n, block(0));
   } else if (col_tiles >= 4 * threads || col_tiles >= row_panels) {
     pool->parallel_for(col_tiles, [&](std::int64_t t0, std::int64_t t1, int t) {

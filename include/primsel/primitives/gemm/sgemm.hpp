@@ -226,7 +226,7 @@ inline void sgemm_packed(const float* a_packed, std::int64_t m, std::int64_t k, 
   const std::size_t per_thread = packed_workspace_bytes(1);
   auto buffer = [&](int t) { return reinterpret_cast<float*>(workspace.data() + per_thread * static_cast<std::size_t>(t)); };
   const std::int64_t col_tiles = (n + NR - 1) / NR, row_panels = (m + MR - 1) / MR;
-  if (threads == 1 || (col_tiles < 2 && row_panels < 2)) {
+  if (pool == nullptr || threads == 1 || (col_tiles < 2 && row_panels < 2)) {
     detail::macro(a_packed, m, k, b, c, ldc, 0, m, 0, n, e, buffer(0));
     return;
   }

@@ -571,7 +571,7 @@ struct DepthwiseU8S8 {
     auto work = [&](std::int64_t b, std::int64_t e, int) {
       kernel(p, in.data<std::uint8_t>(), out.data<std::uint8_t>(), zero_row, items * b / parts, items * e / parts);
     };
-    if (parts > 1)
+    if (parts > 1 && ctx.pool)
       ctx.pool->parallel_for(parts, work);
     else
       work(0, 1, 0);
@@ -591,7 +591,7 @@ struct DepthwiseU8S8 {
                                                   row_bytes(d) * static_cast<std::size_t>(t));
       kernel(p, in.data<std::uint8_t>(), out.data<std::uint8_t>(), acc, items * b / parts, items * e / parts);
     };
-    if (parts > 1)
+    if (parts > 1 && ctx.pool)
       ctx.pool->parallel_for(parts, work);
     else
       work(0, 1, 0);

@@ -106,7 +106,7 @@ struct Im2colU8S8 {
             gemm::gemm_u8s8_rows_padded({col, p.k4}, m1 - m0, p.input_zero_point, b, ob, nullptr, gemm_ws);
           }
         };
-        if (ctx.threads() > 1)
+        if (ctx.pool && ctx.threads() > 1)
           ctx.pool->parallel_for(blocks, work);
         else
           work(0, blocks, 0);
@@ -120,7 +120,7 @@ struct Im2colU8S8 {
         const std::int64_t m0 = m * b0 / parts, m1 = m * b1 / parts;
         im2col(d, p, x, g, col + m0 * p.k4, m0, m1, m1 == m ? gemm::detail::up(m, b.kernel().mr) : m1);
       };
-      if (parts > 1)
+      if (parts > 1 && ctx.pool)
         ctx.pool->parallel_for(parts, unroll);
       else
         unroll(0, 1, 0);

@@ -75,7 +75,7 @@ inline void parallel_ranges(ThreadPool* pool, std::int64_t n, std::int64_t grain
   if (n <= 0) return;
   const std::int64_t threads = pool ? pool->size() : 1;
   const std::int64_t chunks = std::clamp<std::int64_t>(n / std::max<std::int64_t>(grain, 1), 1, threads);
-  if (chunks == 1) {
+  if (chunks == 1 || pool == nullptr) {  // (null: chunks is 1; said again so GCC sees no call on a null pool)
     fn(std::int64_t{0}, n);
     return;
   }
