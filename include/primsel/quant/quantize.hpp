@@ -129,22 +129,23 @@ inline Expected<ChannelWeights> quantize_weights_per_channel(std::span<const flo
 
 /// Bias correction (Nagel et al., "Data-Free Quantization Through Weight Equalization and Bias Correction", 2019,
 /// section 4.2): rounding the weights shifts output c's mean by sum_k (w_q[c][k] * scale[c] - w[c][k]) * E[x_k];
-/// the returned shift, subtracted from the bias, cancels it. `wq` and `scales` are quantize_weights_per_channel's
-/// output for `w`; `input_mean` holds E[x] per input channel (from
-/// calibration); weights are channel-major with `per_channel` = in_per_group * taps elements per output channel and
-/// output channel c reading input channels [g * in_per_group, (g + 1) * in_per_group), g = c / (channels / groups)
-/// (OIHW convolutions, grouped and depthwise too; a fully-connected layer is taps = 1, groups = 1). Zero padding
-/// reads 0, not the mean: border outputs of a padded convolution are slightly over-corrected.
+/// the returned bias (`bias` minus that shift; an empty `bias` reads as zeros) cancels it. `wq` and `scales` are
+/// quantize_weights_per_channel's output for `w`; `input_mean` holds E[x] per input channel (from calibration);
+/// weights are channel-major with in_per_group * taps elements per output channel and output channel c reading
+/// input channels [g * in_per_group, (g + 1) * in_per_group), g = c / (channels / groups) (OIHW convolutions,
+/// grouped and depthwise too; a fully-connected layer is taps = 1, groups = 1). Zero padding reads 0, not the mean:
+/// border outputs of a padded convolution are slightly over-corrected.
 /// Measured (mobilenet_v2, pseudo-random weights, 8 calibration samples, every layer int8): relative output error
 /// 0.0242 -> 0.0120 (most of an int8 weight's rounding error on post-Relu inputs is this mean shift).
-inline std::vector<float> bias_correction(std::span<const float> w, std::span<const std::int8_t> wq,
-                                          std::span<const float> scales, std::span<const float> input_mean,
-                                          std::int64_t in_per_group, std::int64_t taps, std::int64_t groups) {
+inline std::vector<float> bias_corrected(std::span<const float> bias, std::span<const float> w,
+                                         std::span<const std::int8_t> wq, std::span<const float> scales,
+                                         std::span<const float> input_mean, std::int64_t in_per_group,
+                                         std::int64_t taps, std::int64_t groups) {
   const auto channels = static_cast<std::int64_t>(scales.size());
   const std::int64_t per = in_per_group * taps, out_per_group = channels / std::max<std::int64_t>(groups, 1);
-  std::vector<float> shift(scales.size());
+  std::vector<float> out(scales.size());
   for (std::int64_t c = 0; c < channels; ++c) {
-    double sum = 0;
+    double shift = 0;
     const std::int64_t first_in = c / out_per_group * in_per_group;
     for (std::int64_t i = 0; i < in_per_group; ++i) {
       double err = 0;  // summed over the channel's taps: they all read the same mean
@@ -152,11 +153,12 @@ inline std::vector<float> bias_correction(std::span<const float> w, std::span<co
         const auto k = static_cast<std::size_t>(c * per + i * taps + t);
         err += static_cast<double>(wq[k]) * scales[static_cast<std::size_t>(c)] - w[k];
       }
-      sum += err * input_mean[static_cast<std::size_t>(first_in + i)];
+      shift += err * input_mean[static_cast<std::size_t>(first_in + i)];
     }
-    shift[static_cast<std::size_t>(c)] = static_cast<float>(sum);
+    const auto cs = static_cast<std::size_t>(c);
+    out[cs] = (bias.empty() ? 0.0f : bias[cs]) - static_cast<float>(shift);
   }
-  return shift;
+  return out;
 }
 
 /// int32 bias: round(bias[c] / (in_scale * w_scale[c])), saturated to int32 (the scale the accumulator has).

@@ -317,13 +317,13 @@ Expected<std::vector<Candidate>> node_candidates(const Graph& g, std::size_t ind
     });
     const auto in_q = quant ? quant->of(n.inputs[0]) : std::nullopt;
     const auto out_q = quant ? quant->of(n.outputs[0]) : std::nullopt;
-    const std::span<const float> mean = quant ? quant->mean_of(n.inputs[0]) : std::span<const float>{};
-    const std::vector<float> input_mean(mean.begin(), mean.end());
-    if (in_q && out_q)
+    if (in_q && out_q) {
+      const std::span<const float> mean = quant->mean_of(n.inputs[0]);
+      const ConvQuant q{*in_q, *out_q, {mean.begin(), mean.end()}};
       Int8Primitives::for_each([&]<class P>() {
-        if (P::supports(d))
-          out.push_back(detail::quant_conv_candidate<P>(d, w, ConvQuant{*in_q, *out_q, input_mean}, threads, g.context_of(n)));
+        if (P::supports(d)) out.push_back(detail::quant_conv_candidate<P>(d, w, q, threads, g.context_of(n)));
       });
+    }
     PRIMSEL_CHECK(!out.empty(), ErrorCode::unsupported,
                   "no primitive in the list supports " + to_string(d) + " (" +
                       (declined.empty() ? std::string("the list is empty") : declined) + ")",

@@ -222,7 +222,7 @@ class BasicNetwork {
   /// with it are used as they are, while a new search under a finite accuracy budget asks for calibrate().
   /// Measurements taken before are dropped (the int8 candidates depend on it). `bias_correction`: keep each
   /// activation's channel means so the int8 layers correct their bias for the weights' rounding
-  /// (quant::bias_correction; on mobilenet_v2 it halves the all-int8 output error).
+  /// (quant::bias_corrected; on mobilenet_v2 it halves the all-int8 output error).
   Status calibrate(std::vector<std::vector<Tensor>> samples,
                    quant::CalibrationMethod method = quant::CalibrationMethod::mse, bool bias_correction = true);
   /// calibrate() for a one-input graph: one tensor per sample.

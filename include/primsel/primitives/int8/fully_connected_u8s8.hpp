@@ -43,7 +43,7 @@ struct FullyConnectedU8S8 {
   /// Quantises and packs `weight` [OUT, IN] (or [IN, OUT] with transposed = true, ONNX Gemm's transB = 0) and copies
   /// `bias` ([OUT], or an empty view for none). Every view nchw/f32. Fails on a non-finite weight and when IN exceeds
   /// the u8s8 GEMM's K limit (gemm::u8s8_max_k, where int32 sums could overflow). With `input_mean` (E[x] per input
-  /// feature, from calibration) the bias is corrected for the weights' rounding (quant::bias_correction; without a
+  /// feature, from calibration) the bias is corrected for the weights' rounding (quant::bias_corrected; without a
   /// bias, one is made).
   static Expected<Plan> plan(ConstTensorView weight, ConstTensorView bias = {}, Activation act = {},
                              bool transposed = false, std::span<const float> input_mean = {}) {
@@ -81,10 +81,8 @@ struct FullyConnectedU8S8 {
     if (!input_mean.empty() && out > 0 && in > 0) {
       PRIMSEL_CHECK(input_mean.size() == static_cast<std::size_t>(in), ErrorCode::invalid_argument,
                     std::to_string(input_mean.size()) + " input means for " + std::to_string(in) + " input features", ctx);
-      const std::vector<float> shift =
-          quant::bias_correction({w, static_cast<std::size_t>(in * out)}, q.values, q.scales, input_mean, in, 1, 1);
-      p.bias.resize(static_cast<std::size_t>(out), 0.0f);
-      for (std::size_t o = 0; o < shift.size(); ++o) p.bias[o] -= shift[o];
+      p.bias = quant::bias_corrected(p.bias, {w, static_cast<std::size_t>(in * out)}, q.values, q.scales, input_mean,
+                                     in, 1, 1);
     }
     p.weight_scales = std::move(q.scales);
     return p;

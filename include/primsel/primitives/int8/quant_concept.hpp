@@ -54,7 +54,7 @@ namespace primsel {
 struct ConvQuant {
   QuantParams input, output;
   /// The input's mean per channel over the calibration samples: plan() then corrects the bias for the weights'
-  /// rounding (quant::bias_correction; a layer without a bias gets one). Empty: no correction.
+  /// rounding (quant::bias_corrected; a layer without a bias gets one). Empty: no correction.
   std::vector<float> input_mean;
   friend bool operator==(const ConvQuant&, const ConvQuant&) = default;
 };
@@ -100,9 +100,8 @@ struct QuantizedConv {
       PRIMSEL_CHECK(q.input_mean.size() == static_cast<std::size_t>(d.ic), ErrorCode::invalid_argument,
                     std::to_string(q.input_mean.size()) + " input channel means for " + std::to_string(d.ic) +
                         " input channels" + layer);
-      corrected = quant::bias_correction(wf, c.weight, c.weight_scale, q.input_mean, d.ic_per_group(), d.kh * d.kw,
-                                         d.groups);
-      for (std::size_t o = 0; o < corrected.size(); ++o) corrected[o] = (bias.empty() ? 0.0f : bias[o]) - corrected[o];
+      corrected = quant::bias_corrected(bias, wf, c.weight, c.weight_scale, q.input_mean, d.ic_per_group(),
+                                        d.kh * d.kw, d.groups);
       bias = corrected;
     }
     PRIMSEL_ASSIGN_OR_RETURN(c.stage, gemm::U8S8OutputStage::create(q.input.scale, c.weight_scale, q.output, bias,
