@@ -85,6 +85,20 @@ inline void pack_a(MatrixRef a, std::int64_t m, std::int64_t k, float* dst) noex
   }
 }
 
+/// The left operand of the prepacked GEMMs: packed by pack_a, or plain rows read in place by the micro-kernel (row
+/// i at data + i * ld, K contiguous): a caller that writes A itself, row by row, skips the packing pass.
+struct AOperand {
+  const float* data = nullptr;
+  std::int64_t ld = 0;  ///< 0: packed
+
+  static AOperand packed(const float* a_packed) noexcept { return {a_packed, 0}; }
+  static AOperand rows(const float* a, std::int64_t ld) noexcept { return {a, ld}; }
+  /// Rows [ir, ir + MR), columns [pc, pc + kc) of an A with mp (= round_up(m, MR)) rows.
+  const float* panel(std::int64_t pc, std::int64_t kc, std::int64_t ir, std::int64_t mp) const noexcept {
+    return ld == 0 ? data + pc * mp + (ir / MR) * kc * MR : data + ir * ld + pc;
+  }
+};
+
 /// A packed once and reused across calls (conv weights): owns its aligned buffer.
 class PackedA {
  public:
@@ -130,12 +144,19 @@ inline void pack_b(MatrixRef b, std::int64_t k0, std::int64_t kc, std::int64_t j
 }
 
 /// One MR x NR tile, full or clipped to rows x cols; PF lines per k step prefetched from `prefetch` (see the kernel).
+/// `ap` is the panel (AOperand::panel), in place when lda > 0.
 template <int PF = 0>
-inline void tile(std::int64_t kc, const float* ap, const float* bp, float* c, std::int64_t ldc, std::int64_t rows,
-                 std::int64_t cols, const GemmEpilogue& e, const kernels::TileStep& step,
+inline void tile(std::int64_t kc, const float* ap, std::int64_t lda, const float* bp, float* c, std::int64_t ldc,
+                 std::int64_t rows, std::int64_t cols, const GemmEpilogue& e, const kernels::TileStep& step,
                  const float* prefetch = nullptr) noexcept {
+  auto kernel = [&](float* cc, std::int64_t ldcc, const GemmEpilogue& ee) {
+    if (lda == 0)
+      kernels::f32_gemm_ukernel<MR, NV, PF>(kc, ap, bp, cc, ldcc, ee, step, prefetch);
+    else
+      kernels::f32_gemm_ukernel_rows<MR, NV, PF>(kc, ap, lda, rows, bp, cc, ldcc, ee, step, prefetch);
+  };
   if (rows == MR && cols == NR) {
-    kernels::f32_gemm_ukernel<MR, NV, PF>(kc, ap, bp, c, ldc, e, step, prefetch);
+    kernel(c, ldc, e);
     return;
   }
   // Edge: run the full kernel on a local tile without bias/clamp, then finish the valid part in scalar code.
@@ -145,7 +166,7 @@ inline void tile(std::int64_t kc, const float* ap, const float* bp, float* c, st
   GemmEpilogue plain = e;
   plain.axis = BiasAxis::none;
   plain.activation = Activation::none();
-  kernels::f32_gemm_ukernel<MR, NV, PF>(kc, ap, bp, local, NR, plain, step, prefetch);
+  kernel(local, NR, plain);
   for (std::int64_t i = 0; i < rows; ++i)
     for (std::int64_t j = 0; j < cols; ++j) {
       float v = local[i * NR + j];
@@ -166,7 +187,7 @@ struct BBlock {
 /// Rows [m0, m1) and columns [n0, n1) of C. `b_block(pc, kc, jc, nc)` returns the packed panels of that block
 /// of B (packing it into this thread's buffer, or pointing into a PackedB).
 template <class GetBBlock>
-void macro(const float* a_packed, std::int64_t m, std::int64_t k, GetBBlock&& b_block, float* c, std::int64_t ldc,
+void macro(AOperand a, std::int64_t m, std::int64_t k, GetBBlock&& b_block, float* c, std::int64_t ldc,
            std::int64_t m0, std::int64_t m1, std::int64_t n0, std::int64_t n1, const GemmEpilogue& e) noexcept {
   const std::int64_t mp = round_up(m, MR);
   for (std::int64_t jc = n0; jc < n1; jc += blocking.nc) {
@@ -180,10 +201,9 @@ void macro(const float* a_packed, std::int64_t m, std::int64_t k, GetBBlock&& b_
         for (std::int64_t jr = 0; jr < nc; jr += NR) {
           const float* bp = bb.data + (jr / NR) * bb.panel_stride;
           for (std::int64_t ir = ic; ir < ic + mc; ir += MR) {
-            const float* ap = a_packed + pc * mp + (ir / MR) * kc * MR;
             kernels::TileStep step = base;
             step.row = ir, step.col = jc + jr;
-            tile(kc, ap, bp, c + ir * ldc + jc + jr, ldc, std::min<std::int64_t>(MR, m - ir),
+            tile(kc, a.panel(pc, kc, ir, mp), a.ld, bp, c + ir * ldc + jc + jr, ldc, std::min<std::int64_t>(MR, m - ir),
                  std::min(NR, nc - jr), e, step);
           }
         }
@@ -205,7 +225,7 @@ void macro(const float* a_packed, std::int64_t m, std::int64_t k, GetBBlock&& b_
 inline void macro(const float* a_packed, std::int64_t m, std::int64_t k, MatrixRef b, float* c, std::int64_t ldc,
                   std::int64_t m0, std::int64_t m1, std::int64_t n0, std::int64_t n1, const GemmEpilogue& e,
                   float* b_buffer) noexcept {
-  macro(a_packed, m, k,
+  macro(AOperand::packed(a_packed), m, k,
         [&](std::int64_t pc, std::int64_t kc, std::int64_t jc, std::int64_t nc) {
           pack_b(b, pc, kc, jc, nc, b_buffer);
           return BBlock{b_buffer, NR * kc};
@@ -299,14 +319,15 @@ class PackedB {
   std::int64_t k_ = 0, n_ = 0;
 };
 
-/// C[m x n] = epilogue(A * B) with both operands packed: A by pack_a (per call, into caller scratch), B once.
-/// Single-threaded: callers that use it (Winograd's batched GEMMs) parallelise over independent GEMMs.
-inline void sgemm_prepacked(const float* a_packed, std::int64_t m, const PackedB& b, float* c, std::int64_t ldc,
+/// C[m x n] = epilogue(A * B) with B packed once and A packed by pack_a (per call, into caller scratch) or read in
+/// place (AOperand::rows). Single-threaded: callers that use it (Winograd's batched GEMMs) parallelise over
+/// independent GEMMs.
+inline void sgemm_prepacked(AOperand a, std::int64_t m, const PackedB& b, float* c, std::int64_t ldc,
                             const GemmEpilogue& e) noexcept {
   if (m <= 0 || b.n() <= 0) return;
   const std::int64_t k = b.k();
   detail::macro(
-      a_packed, m, k,
+      a, m, k,
       [&](std::int64_t pc, std::int64_t, std::int64_t jc, std::int64_t) {
         return detail::BBlock{b.data() + (jc / NR * k + pc) * NR, NR * k};
       },
@@ -318,10 +339,10 @@ inline void sgemm_prepacked(const float* a_packed, std::int64_t m, const PackedB
 /// into L2, spread over their k steps, so the memory stream runs under the FMAs instead of between them: with the
 /// hardware prefetcher alone, 36 products of 16 x 512 by 512 x 512 (37.7 MB of B) took stream time + FMA time
 /// (5.9 ms = 2.5 ms streaming the panels + ~3 ms of FMAs, Xeon, 1 thread).
-inline void sgemm_prepacked_streamed(const float* a_packed, std::int64_t m, const PackedB& b, float* c,
+inline void sgemm_prepacked_streamed(AOperand a, std::int64_t m, const PackedB& b, float* c,
                                      std::int64_t ldc, const GemmEpilogue& e) noexcept {
   const std::int64_t k = b.k(), n = b.n();
-  if (m <= 0 || n <= 0 || k <= 0) return sgemm_prepacked(a_packed, m, b, c, ldc, e);
+  if (m <= 0 || n <= 0 || k <= 0) return sgemm_prepacked(a, m, b, c, ldc, e);
   const std::int64_t mp = round_up(m, MR), panels = mp / MR, kc_max = blocking.kc;
   // Cache lines of one B panel per k step (NR floats), shared out over the row panels.
   constexpr std::int64_t line_floats = 64 / sizeof(float);
@@ -339,19 +360,19 @@ inline void sgemm_prepacked_streamed(const float* a_packed, std::int64_t m, cons
       for (std::int64_t p = 0; p < panels; ++p) {
         // This row panel prefetches lines [first_line, first_line + kc * pf) of the next panel, if all inside it.
         const std::int64_t ir = p * MR, first_line = p * kc * pf;
-        const float* ap = a_packed + pc * mp + p * kc * MR;
+        const float* ap = a.panel(pc, kc, ir, mp);
         kernels::TileStep step = base;
         step.row = ir, step.col = jr;
         float* ct = c + ir * ldc + jr;
         const std::int64_t rows = std::min<std::int64_t>(MR, m - ir), cols = std::min(NR, n - jr);
         if (next == nullptr || (first_line + kc * pf) * line_floats > next_floats)
-          detail::tile(kc, ap, bp, ct, ldc, rows, cols, e, step);
+          detail::tile(kc, ap, a.ld, bp, ct, ldc, rows, cols, e, step);
         else if (pf == 1)
-          detail::tile<1>(kc, ap, bp, ct, ldc, rows, cols, e, step, next + first_line * line_floats);
+          detail::tile<1>(kc, ap, a.ld, bp, ct, ldc, rows, cols, e, step, next + first_line * line_floats);
         else if (pf == 2)
-          detail::tile<2>(kc, ap, bp, ct, ldc, rows, cols, e, step, next + first_line * line_floats);
+          detail::tile<2>(kc, ap, a.ld, bp, ct, ldc, rows, cols, e, step, next + first_line * line_floats);
         else
-          detail::tile<4>(kc, ap, bp, ct, ldc, rows, cols, e, step, next + first_line * line_floats);
+          detail::tile<4>(kc, ap, a.ld, bp, ct, ldc, rows, cols, e, step, next + first_line * line_floats);
       }
     }
   }
