@@ -116,6 +116,23 @@ TEMPLATE_TEST_CASE("winograd streams large transformed filters once", "", Winogr
   CHECK_FALSE(P::shares_one_block(tiny, 2));
 }
 
+TEST_CASE("winograd's large blocks of all threads together stay within the scratch budget") {
+  using P = WinogradF43;
+  // 96 channels at 72x72 (324 tiles): U (1.3 MB) outgrows the cache budget, so a thread takes large blocks that
+  // spill to the L3. One thread: one block of up to 8 MiB; two threads share that budget (their blocks spill to
+  // the same L3), so each half of the tiles runs as a block of up to 4 MiB and a remainder.
+  const ConvDesc d{.ic = 96, .ih = 72, .iw = 72, .oc = 96, .oh = 72, .ow = 72, .kh = 3, .kw = 3, .pads = {1, 1, 1, 1}};
+  const std::int64_t half = (P::total_tiles(d) + 1) / 2, tb = P::tiles_per_block(d, 2);
+  INFO(P::total_tiles(d) << " tiles, blocks of up to " << P::tiles_per_block(d, 1) << " (1 thread), " << tb
+                         << " (2 threads)");
+  REQUIRE_FALSE(P::shares_one_block(d, 2));
+  CHECK(P::workspace_bytes(d, 1) > (4u << 20));
+  CHECK(tb < half);
+  const std::size_t padding = 2 * 2 * P::alpha2 * 64;  // per thread, V and M planes, a cache line each at most
+  CHECK(P::workspace_bytes(d, 2) <= (8u << 20) + padding);
+  ConvTester().ic(96).oc(96).hw(72, 72).k(3).pad(1).threads(2).tolerance(tolerance<P>()).check<P>();
+}
+
 TEMPLATE_TEST_CASE("winograd splits the tiles evenly over the threads, several cache-sized blocks each", "",
                    WinogradF23, WinogradF43, WinogradF63) {
   using P = TestType;
