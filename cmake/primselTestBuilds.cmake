@@ -54,16 +54,17 @@ set(primsel_san_common -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELW
 set(primsel_asan_common -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O0 ${primsel_san_flags}")
 # ASan + UBSan on the parts that take outside input (ONNX/protobuf reader, caches, predictor files, graph building,
 # bad input through bound networks), the ops and u8 ops, the GEMM core and Winograd (the micro-kernel reads A in
-# place, up to the matrix's last float; Winograd's V planes are that A: 22 s to build and 24 s to run here). Not yet: the conv primitives' shape sweeps and runtime.network (18 min under ASan here; it
-# found an out-of-range read in bind_binding, fixed) — they need reduced variants first.
+# place, up to the matrix's last float; Winograd's V planes are that A: 22 s to build and 24 s to run here). Not
+# yet: the conv primitives' shape sweeps and runtime.network (18 min under ASan here; it found an out-of-range read
+# in bind_binding, fixed) — they need reduced variants first.
 set(primsel_asan_tests
     core.error core.layout_convert core.tensor core.thread_pool
     graph.builder graph.conv_desc graph.op graph.passes graph.shape_inference graph.subgraph
     io.protobuf io.onnx_import io.onnx_regressions io.onnx_tensor
     quant.calibrate quant.quantize predict.latency_predictor predict.rank_stats search.searchers
     runtime.tuning_cache runtime.reference_executor runtime.bad_input
-    primitives.gemm primitives.winograd primitives.ops.concat primitives.ops.eltwise primitives.ops.fully_connected primitives.ops.pooling
-    primitives.ops.softmax primitives.int8.ops_u8 select.input_features select.knn_premodel)
+    primitives.gemm primitives.winograd primitives.ops.concat primitives.ops.eltwise primitives.ops.fully_connected
+    primitives.ops.pooling primitives.ops.softmax primitives.int8.ops_u8 select.input_features select.knn_premodel)
 list(JOIN primsel_asan_tests "|" primsel_asan_regex)
 string(REPLACE "." "[.]" primsel_asan_regex "${primsel_asan_regex}")
 primsel_test_build(primsel_asan sanitize.asan_ubsan TESTS "^(${primsel_asan_regex})$" TIMEOUT 1800 COST 83

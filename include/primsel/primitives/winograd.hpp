@@ -8,7 +8,8 @@
 // transform runs on the channel-blocked layout (one SIMD vector = one channel block, so every transform is plain
 // vector adds), writing V[xi][tile][ic]; the channel sum is then alpha^2 independent GEMMs
 // M[xi] (tiles x OC) = V[xi] (tiles x IC) * U[xi] (IC x OC) on the GEMM core, U packed once at plan time and V
-// read in place by the micro-kernel (packing it cost ~18% of F(4,3) at 64 channels); the output transform reads M[xi][tile][oc block] as vectors again and fuses bias and the activation.
+// read in place by the micro-kernel (packing it cost ~18% of F(4,3) at 64 channels); the output transform reads
+// M[xi][tile][oc block] as vectors again and fuses bias and the activation.
 // The transforms are generated at compile time from the constant matrices below, skipping zero coefficients and
 // turning +-1 into adds, so one template serves F(2,3), F(4,3) and F(6,3).
 #pragma once
@@ -169,7 +170,6 @@ struct Winograd {
     return traffic(large) < traffic(cached) ? large : cached;
   }
 
-  // Per-thread scratch, in floats: V [alpha^2][tb][ICp], M [alpha^2][tb][OCp].
   /// Floats from one V (or M) plane to the next: tb rows of cp floats, rounded to an odd number of cache lines. A
   /// tile's alpha^2 values lie a plane apart; a plane of a multiple of 4 KiB put all of them in one L1 set (blocks of
   /// 48 or 96 tiles at 64 channels ran 1.2-1.35x slower than 54 on Zen 5), an odd number of lines spreads them
@@ -178,8 +178,13 @@ struct Winograd {
     constexpr std::int64_t line = 16;
     return ((tb * cp + line - 1) / line | 1) * line;
   }
-  static std::int64_t v_floats(const ConvDesc& d, std::int64_t tb) noexcept { return alpha2 * plane_floats(tb, padded(d.ic)); }
-  static std::int64_t m_floats(const ConvDesc& d, std::int64_t tb) noexcept { return alpha2 * plane_floats(tb, padded(d.oc)); }
+  // Per-thread scratch, in floats: V [alpha^2][tb][ICp], M [alpha^2][tb][OCp], planes plane_floats apart.
+  static std::int64_t v_floats(const ConvDesc& d, std::int64_t tb) noexcept {
+    return alpha2 * plane_floats(tb, padded(d.ic));
+  }
+  static std::int64_t m_floats(const ConvDesc& d, std::int64_t tb) noexcept {
+    return alpha2 * plane_floats(tb, padded(d.oc));
+  }
   static std::int64_t thread_floats(const ConvDesc& d, std::int64_t tb) noexcept {
     return gemm::round_up(v_floats(d, tb) + m_floats(d, tb), 16);
   }
@@ -282,6 +287,17 @@ struct Winograd {
   struct TilePos {
     std::int64_t n, y, x;  // image, top-left output row and column
   };
+  /// A block's V and M: where they start and the floats from one plane to the next (plane_floats of the block's
+  /// rows, derived once per block).
+  struct Planes {
+    float* v;
+    float* m;
+    std::int64_t v_stride, m_stride;
+    static Planes of(const ConvDesc& d, float* scratch, std::int64_t rows) noexcept {
+      return {scratch, scratch + alpha2 * plane_floats(rows, padded(d.ic)), plane_floats(rows, padded(d.ic)),
+              plane_floats(rows, padded(d.oc))};
+    }
+  };
   static TilePos position(const ConvDesc& d, std::int64_t t) noexcept {
     const std::int64_t th = tiles_h(d), tw = tiles_w(d);
     return {t / (th * tw), (t / tw % th) * M, t % tw * M};
@@ -291,17 +307,18 @@ struct Winograd {
   static void run_shared(const Plan& p, ConstTensorView in, TensorView out, const Context& ctx) noexcept {
     const ConvDesc& d = p.desc;
     const std::int64_t total = total_tiles(d), icp = padded(d.ic), ocp = padded(d.oc);
-    float* v = reinterpret_cast<float*>(ctx.workspace.data());
-    float* m = v + v_floats(d, total);
+    const Planes pl = Planes::of(d, reinterpret_cast<float*>(ctx.workspace.data()), total);
+    const float* bias = p.bias.template data<float>();
     ctx.pool->parallel_for(total, [&](std::int64_t t0, std::int64_t t1, int) {
-      for (std::int64_t t = t0; t < t1; ++t) transform_input(d, in.data<float>(), position(d, t), v + t * icp, plane_floats(total, icp));
+      for (std::int64_t t = t0; t < t1; ++t)
+        transform_input(d, in.data<float>(), position(d, t), pl.v + t * icp, pl.v_stride);
     });
     ctx.pool->parallel_for(alpha2, [&](std::int64_t x0, std::int64_t x1, int) {
-      for (std::int64_t xi = x0; xi < x1; ++xi) multiply(p, xi, v, m, total, total);
+      for (std::int64_t xi = x0; xi < x1; ++xi) multiply(p, xi, pl, total);
     });
     ctx.pool->parallel_for(total, [&](std::int64_t t0, std::int64_t t1, int) {
       for (std::int64_t t = t0; t < t1; ++t)
-        transform_output(d, m + t * ocp, plane_floats(total, ocp), p.bias.template data<float>(), position(d, t), out.data<float>());
+        transform_output(d, pl.m + t * ocp, pl.m_stride, bias, position(d, t), out.data<float>());
     });
   }
 
@@ -310,24 +327,25 @@ struct Winograd {
                          std::int64_t tb, float* scratch) noexcept {
     const ConvDesc& d = p.desc;
     const std::int64_t icp = padded(d.ic), ocp = padded(d.oc), count = t1 - t0;
-    float* v = scratch;
-    float* m = v + v_floats(d, tb);
-    for (std::int64_t t = t0; t < t1; ++t) transform_input(d, in.data<float>(), position(d, t), v + (t - t0) * icp, plane_floats(tb, icp));
-    for (std::int64_t xi = 0; xi < alpha2; ++xi) multiply(p, xi, v, m, count, tb);
+    const Planes pl = Planes::of(d, scratch, tb);
+    const float* bias = p.bias.template data<float>();
     for (std::int64_t t = t0; t < t1; ++t)
-      transform_output(d, m + (t - t0) * ocp, plane_floats(tb, ocp), p.bias.template data<float>(), position(d, t), out.data<float>());
+      transform_input(d, in.data<float>(), position(d, t), pl.v + (t - t0) * icp, pl.v_stride);
+    for (std::int64_t xi = 0; xi < alpha2; ++xi) multiply(p, xi, pl, count);
+    for (std::int64_t t = t0; t < t1; ++t)
+      transform_output(d, pl.m + (t - t0) * ocp, pl.m_stride, bias, position(d, t), out.data<float>());
   }
 
-  /// M[xi] (count x OCp) = V[xi] (count x IC) * U[xi], with V and M planes of `rows` rows each (the block size).
-  static void multiply(const Plan& p, std::int64_t xi, const float* v, float* m, std::int64_t count,
-                       std::int64_t rows) noexcept {
+  /// M[xi] (count x OCp) = V[xi] (count x IC) * U[xi], on the block's planes.
+  static void multiply(const Plan& p, std::int64_t xi, const Planes& pl, std::int64_t count) noexcept {
     const std::int64_t icp = padded(p.desc.ic), ocp = padded(p.desc.oc);
-    const auto a = gemm::AOperand::rows(v + xi * plane_floats(rows, icp), icp);  // IC of each row; padding unread
+    const auto a = gemm::AOperand::rows(pl.v + xi * pl.v_stride, icp);  // IC of each row; padding unread
+    float* m = pl.m + xi * pl.m_stride;
     const gemm::PackedB& u = p.u[static_cast<std::size_t>(xi)];
     if (p.streamed)
-      gemm::sgemm_prepacked_streamed(a, count, u, m + xi * plane_floats(rows, ocp), ocp, {});
+      gemm::sgemm_prepacked_streamed(a, count, u, m, ocp, {});
     else
-      gemm::sgemm_prepacked(a, count, u, m + xi * plane_floats(rows, ocp), ocp, {});
+      gemm::sgemm_prepacked(a, count, u, m, ocp, {});
   }
 
   /// V[xi][ic] for one tile, every channel block: xi-th plane at v + xi * v_stride.

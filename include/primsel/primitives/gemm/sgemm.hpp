@@ -203,8 +203,8 @@ void macro(AOperand a, std::int64_t m, std::int64_t k, GetBBlock&& b_block, floa
           for (std::int64_t ir = ic; ir < ic + mc; ir += MR) {
             kernels::TileStep step = base;
             step.row = ir, step.col = jc + jr;
-            tile(kc, a.panel(pc, kc, ir, mp), a.ld, bp, c + ir * ldc + jc + jr, ldc, std::min<std::int64_t>(MR, m - ir),
-                 std::min(NR, nc - jr), e, step);
+            tile(kc, a.panel(pc, kc, ir, mp), a.ld, bp, c + ir * ldc + jc + jr, ldc,
+                 std::min<std::int64_t>(MR, m - ir), std::min(NR, nc - jr), e, step);
           }
         }
       }

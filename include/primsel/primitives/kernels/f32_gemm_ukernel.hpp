@@ -1,9 +1,8 @@
 // f32 GEMM micro-kernel, MR x (NV vectors): C[MR x NR] (+)= A_panel * B_panel over kc, BLIS-style. A is packed as
 // kc columns of MR values, or read in place as MR rows `lda` floats apart (XNNPACK's GEMMs do the same: a caller
 // that produces A row by row, Winograd's V, saves the packing pass); B as kc rows of NR = NV * simd::width values
-// (aligned). MR * NV accumulators stay
-// in registers: 6 x 2 on AVX2 (12 of 16 ymm), 6 x 4 on AVX-512 and NEON (24 of 32). The epilogue adds beta * C,
-// a bias per row or column, and clamps (fused Relu/Relu6).
+// (aligned). MR * NV accumulators stay in registers: 6 x 2 on AVX2 (12 of 16 ymm), 6 x 4 on AVX-512 and NEON (24 of
+// 32). The epilogue adds beta * C, a bias per row or column, and clamps (fused Relu/Relu6).
 #pragma once
 
 #include <algorithm>
